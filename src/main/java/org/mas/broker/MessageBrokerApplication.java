@@ -1,0 +1,11 @@
+package org.mas.broker;
+
+import org.mas.broker.config.BrokerLauncher;
+
+/** Starts the MAS Message Broker: {@code java -jar target/mas-message-broker.jar [--config file.yaml]}. */
+public final class MessageBrokerApplication {
+
+    public static void main(String[] args) throws Exception {
+        System.exit(BrokerLauncher.runFromCommandLine(args, System.getenv()));
+    }
+}

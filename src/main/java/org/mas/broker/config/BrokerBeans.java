@@ -1,0 +1,112 @@
+package org.mas.broker.config;
+
+import java.time.Duration;
+
+import org.apache.camel.BindToRegistry;
+import org.apache.camel.CamelConfiguration;
+import org.apache.camel.CamelContext;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.spi.PropertiesComponent;
+import org.apache.camel.spi.Registry;
+import org.apache.camel.support.service.ServiceSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.config.BrokerSettings.Agent;
+import org.mas.broker.delivery.AttemptCounter;
+import org.mas.broker.delivery.DeadLetters;
+import org.mas.broker.delivery.DeliveryPreparer;
+import org.mas.broker.envelope.EnvelopeProcessor;
+import org.mas.broker.ingress.IngressGuard;
+import org.mas.broker.ingress.RestResponses;
+import org.mas.broker.monitoring.BrokerHealthCheck;
+import org.mas.broker.queues.BrokerManagement;
+import org.mas.broker.queues.EmbeddedArtemis;
+import org.mas.broker.queues.JmsConnections;
+import org.mas.broker.routing.AgentDirectory;
+import org.mas.broker.routing.RecipientResolver;
+
+/**
+ * Binds what the routes call by name: the broker connection (and the embedded broker when no broker_url is set), the
+ * JMS components, and the beans of each feature.
+ */
+public class BrokerBeans implements CamelConfiguration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BrokerBeans.class);
+
+    @Override
+    public void configure(CamelContext context) throws Exception {
+        Registry registry = context.getRegistry();
+        PropertiesComponent properties = context.getPropertiesComponent();
+        BrokerSettings settings = registry.lookupByNameAndType(BrokerSettings.BEAN_NAME, BrokerSettings.class);
+
+        EmbeddedArtemis embedded = null;
+        String brokerUrl = settings.brokerUrl();
+        if (settings.embeddedBroker()) {
+            embedded = new EmbeddedArtemis(settings, properties.resolveProperty("mas.embedded-broker.acceptor")
+                    .orElse("tcp://127.0.0.1:61616?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE"));
+            embedded.start();
+            brokerUrl = embedded.inVmUrl();
+            registry.bind(EmbeddedArtemis.BEAN_NAME, embedded);
+        } else {
+            LOG.info("Using the external broker at {}", settings.brokerUrl());
+        }
+        int sessionCache = Integer.parseInt(properties.resolveProperty("mas.jms.session-cache-size").orElse("16"));
+        JmsConnections jms = new JmsConnections(brokerUrl, properties.resolveProperty("mas.broker.user").orElse(null),
+                properties.resolveProperty("mas.broker.password").orElse(null), sessionCache);
+        context.addComponent(JmsConnections.TRANSACTED_COMPONENT, jms.transactedComponent());
+        context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
+        context.addService(new BrokerLifecycle(jms, embedded), true, false);
+
+        BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
+        AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
+                management::anycastQueueNames, Duration.ofSeconds(5));
+        EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
+        registry.bind("brokerManagement", management);
+        registry.bind("agentDirectory", agents);
+        registry.bind("envelopes", envelopes);
+        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
+        registry.bind("restResponses", new RestResponses());
+        registry.bind("recipients", new RecipientResolver(agents));
+        registry.bind("delivery", new DeliveryPreparer());
+        registry.bind("deadLetters", new DeadLetters());
+        registry.bind("countAttempt", new AttemptCounter());
+
+        HealthCheckRegistry health = HealthCheckRegistry.get(context);
+        if (health != null) {
+            health.register(new BrokerHealthCheck(embedded, jms.artemisConnectionFactory()));
+        }
+        warnAboutApiKeys(settings);
+    }
+
+    private static void warnAboutApiKeys(BrokerSettings settings) {
+        if (settings.apiKeys().isEmpty()) {
+            LOG.warn("No API key is configured (message_broker.api_keys): every REST API call will be refused with 401");
+        }
+        for (BrokerSettings.ApiKey key : settings.apiKeys()) {
+            if (BrokerSettings.DEVELOPMENT_API_KEY.equals(key.key())) {
+                LOG.warn("The development API key '{}' ({}) is accepted: replace it in message_broker.api_keys or "
+                        + "MESSAGE_BROKER_API_KEYS before this broker is reachable by anyone else", key.key(), key.name());
+            }
+        }
+    }
+
+    /** Stops, after the routes, what {@link #configure} started: the JMS connections, then the embedded broker. */
+    static final class BrokerLifecycle extends ServiceSupport {
+        private final JmsConnections jms;
+        private final EmbeddedArtemis embedded;
+
+        BrokerLifecycle(JmsConnections jms, EmbeddedArtemis embedded) {
+            this.jms = jms;
+            this.embedded = embedded;
+        }
+
+        @Override
+        protected void doStop() throws Exception {
+            jms.close();
+            if (embedded != null) {
+                embedded.stop();
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package org.mas.broker.config;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.camel.main.Main;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+
+/** Loads the settings (failing fast on a bad one) and assembles Camel Main around them. */
+public final class BrokerLauncher {
+
+    /** Camel's own settings: HTTP server, routes location, embedded broker acceptor (see the file's comments). */
+    public static final String APPLICATION_PROPERTIES = "file:config/application.properties;optional=true";
+
+    private BrokerLauncher() {
+    }
+
+    /** @return the process exit code: 0 after an orderly shutdown, 2 for a bad configuration, 1 for other failures */
+    public static int runFromCommandLine(String[] args, Map<String, String> env) throws Exception {
+        String configFile = null;
+        List<String> camelArgs = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config") && i + 1 < args.length) {
+                configFile = args[++i];
+            } else if (args[i].startsWith("--config=")) {
+                configFile = args[i].substring("--config=".length());
+            } else {
+                camelArgs.add(args[i]);
+            }
+        }
+        Main main;
+        try {
+            main = create(configFile, env, Map.of());
+        } catch (ConfigurationException e) {
+            System.err.println("Configuration error: " + e.getMessage());
+            return 2;
+        }
+        try {
+            main.run(camelArgs.toArray(String[]::new));
+            return main.getExitCode();
+        } catch (Exception e) {
+            LoggerFactory.getLogger(BrokerLauncher.class).error("The broker could not start: {}", e.toString());
+            return 1;
+        }
+    }
+
+    /**
+     * @param configFile the settings file named on the command line, or null
+     * @param env        environment variables ({@code MESSAGE_BROKER_*} override settings)
+     * @param overrides  Camel properties that take precedence over config/application.properties (tests use them)
+     */
+    public static Main create(String configFile, Map<String, String> env, Map<String, String> overrides) {
+        BrokerSettings settings = SettingsLoader.load(SettingsLoader.resolveFile(configFile, env), env);
+        Main main = new Main();
+        main.setDefaultPropertyPlaceholderLocation(APPLICATION_PROPERTIES);
+        main.bind(BrokerSettings.BEAN_NAME, settings);
+        main.configure().addConfiguration(BrokerBeans.class);
+
+        // names and values the YAML routes use as {{placeholders}}: defined once, here and in MasNames
+        main.addInitialProperty("mas.queue.inbound", MasNames.INBOUND);
+        main.addInitialProperty("mas.queue.acks", MasNames.ACKS);
+        main.addInitialProperty("mas.queue.invalid", MasNames.INVALID);
+        main.addInitialProperty("mas.queue.dlq", MasNames.DLQ);
+        main.addInitialProperty("mas.queue.expired", MasNames.EXPIRED);
+        main.addInitialProperty("mas.data-dir", settings.dataDir());
+        main.addInitialProperty("mas.redelivery.maximum", String.valueOf(settings.alertThresholds().retryCount()));
+        main.addInitialProperty("mas.redelivery.initial-delay", String.valueOf(settings.redelivery().initialDelayMs()));
+        main.addInitialProperty("mas.redelivery.multiplier", String.valueOf(settings.redelivery().backoffMultiplier()));
+        main.addInitialProperty("mas.redelivery.max-delay", String.valueOf(settings.redelivery().maxDelayMs()));
+        // the HTTP server refuses bodies far over the limit before they are buffered; the REST route answers 413 below
+        main.addInitialProperty("camel.server.maxBodySize", String.valueOf(settings.maxMessageSize() * 2 + 64 * 1024));
+        overrides.forEach(main::addOverrideProperty);
+        return main;
+    }
+}

@@ -1,0 +1,25 @@
+package org.mas.broker.delivery;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+
+/**
+ * Runs before each redelivery (onRedeliveryRef in routes/error-handling.yaml) and keeps the number of attempts in an
+ * exchange property: Camel clears its redelivery headers before the dead-letter step runs. Bean name
+ * {@code countAttempt}.
+ */
+public class AttemptCounter implements Processor {
+
+    /** Exchange property: attempts made so far (1 = the first try). */
+    public static final String PROPERTY_ATTEMPTS = "masAttempts";
+
+    @Override
+    public void process(Exchange exchange) {
+        int redeliveries = exchange.getIn().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);
+        exchange.setProperty(PROPERTY_ATTEMPTS, redeliveries + 1);
+    }
+
+    public static int attempts(Exchange exchange) {
+        return exchange.getProperty(PROPERTY_ATTEMPTS, 1, Integer.class);
+    }
+}

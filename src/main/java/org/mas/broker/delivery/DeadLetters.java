@@ -1,0 +1,76 @@
+package org.mas.broker.delivery;
+
+import java.util.Map;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.envelope.Envelope;
+import org.mas.broker.envelope.InvalidEnvelopeException;
+import org.mas.broker.ingress.IngressGuard;
+
+/**
+ * Readies what goes to mas.dlq and mas.invalid: the reason, the attempts and the target as properties, no expiry,
+ * and a duplicate id so that a resend after a crash does not park the message twice. Bean name {@code deadLetters}.
+ */
+public class DeadLetters {
+
+    /** Target named in mas_target when the failure happened before a recipient queue was chosen. */
+    public static final String TARGET_ROUTER = "router";
+
+    public void prepareDeadLetter(Exchange exchange) {
+        Message in = exchange.getIn();
+        Exception cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        String target = in.getHeader(MasNames.HEADER_TARGET, TARGET_ROUTER, String.class);
+        in.setHeader(MasNames.HEADER_ERROR, reason(cause));
+        in.setHeader(MasNames.HEADER_ATTEMPTS, AttemptCounter.attempts(exchange));
+        in.setHeader(MasNames.HEADER_TARGET, target);
+        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        if (envelope != null) {
+            in.setBody(envelope.toJson());
+            in.setHeader(MasNames.HEADER_DUPLICATE_ID, "dlq:" + envelope.getId() + ":" + target);
+        }
+        clearRoutingHeaders(in);
+    }
+
+    public void prepareInvalid(Exchange exchange) {
+        Message in = exchange.getIn();
+        InvalidEnvelopeException cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, InvalidEnvelopeException.class);
+        Map<?, ?> original = exchange.getProperty(IngressGuard.PROPERTY_ORIGINAL_PROPERTIES, Map.class);
+        if (original != null) {
+            original.forEach((name, value) -> in.setHeader(String.valueOf(name), value));
+        }
+        in.setHeader(MasNames.HEADER_ERROR, cause.describe());
+        String inboundId = exchange.getProperty(IngressGuard.PROPERTY_INBOUND_MESSAGE_ID, String.class);
+        if (inboundId != null) {
+            in.setHeader(MasNames.HEADER_DUPLICATE_ID, "invalid:" + inboundId);
+        }
+        clearRoutingHeaders(in);
+    }
+
+    private static void clearRoutingHeaders(Message in) {
+        in.removeHeader(MasNames.HEADER_RECIPIENTS);
+        in.removeHeaders("CamelJms*"); // never send a dead letter to the recipient queue
+        in.setHeader("JMSExpiration", 0L); // what is parked never expires
+        in.setHeader("JMSDeliveryMode", 2);
+    }
+
+    private static String reason(Exception cause) {
+        if (cause == null) {
+            return "unknown failure";
+        }
+        if (cause instanceof org.mas.broker.routing.UnroutableException) {
+            return cause.getMessage();
+        }
+        // wrappers (Spring's JMS exceptions, Camel's) say little: name the deepest cause that has a message
+        Throwable root = cause;
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                root = t;
+            }
+        }
+        String reason = root.getClass().getSimpleName() + ": " + (root.getMessage() == null ? "" : root.getMessage());
+        return reason.length() > 1000 ? reason.substring(0, 1000) : reason;
+    }
+}

@@ -1,0 +1,25 @@
+package org.mas.broker.delivery;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.apache.camel.component.jms.JmsConstants;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.envelope.Envelope;
+
+/** Readies one copy of a message for one recipient's queue. Bean name {@code delivery}. */
+public class DeliveryPreparer {
+
+    /** Called inside the split over {@code mas_recipients}: the body is the recipient's agent id. */
+    public void toAgentQueue(Exchange exchange) {
+        Message in = exchange.getIn();
+        String agentId = in.getBody(String.class);
+        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        String queue = MasNames.agentQueue(agentId);
+        in.removeHeader(MasNames.HEADER_RECIPIENTS);
+        in.setHeader(MasNames.HEADER_TARGET, queue);
+        in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);
+        in.setHeader(MasNames.HEADER_DUPLICATE_ID, envelope.getId() + ":" + agentId);
+        in.setBody(envelope.toJson());
+    }
+}

@@ -1,0 +1,201 @@
+package org.mas.broker.envelope;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.networknt.schema.Error;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SchemaRegistryConfig;
+import com.networknt.schema.SpecificationVersion;
+import com.networknt.schema.path.PathType;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+import org.mas.broker.MasNames;
+
+/**
+ * The shared accept step of every ingress: size limit, one JSON parse, JSON Schema validation, normalization, and the
+ * message properties the contract puts on what the broker queues. Bean name {@code envelopes}.
+ */
+public class EnvelopeProcessor {
+
+    /** Classpath location of the envelope's JSON Schema, also served at GET /api/schema/envelope. */
+    public static final String SCHEMA_RESOURCE = "/schema/envelope.schema.json";
+
+    static final Map<String, Integer> PRIORITY_WORDS = Map.of(
+            "low", 3, "normal", 5, "medium", 5, "high", 8, "critical", 10);
+    static final int DEFAULT_PRIORITY = 5;
+    static final long DEFAULT_TTL_SECONDS = 300;
+
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final List<String> LEADING_FIELDS = List.of("id", "from_agent", "to_agent", "to_agents",
+            "message_type", "payload", "priority", "requires_ack", "timestamp", "correlation_id", "ttl");
+
+    private final Schema schema;
+    private final long maxMessageSize;
+
+    public EnvelopeProcessor(long maxMessageSize) {
+        this.maxMessageSize = maxMessageSize;
+        try (InputStream in = EnvelopeProcessor.class.getResourceAsStream(SCHEMA_RESOURCE)) {
+            SchemaRegistryConfig config = SchemaRegistryConfig.builder().pathType(PathType.JSON_PATH).build();
+            this.schema = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12,
+                    builder -> builder.schemaRegistryConfig(config)).getSchema(in);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + SCHEMA_RESOURCE, e);
+        }
+    }
+
+    /** Turns the exchange's body into a normalized envelope, or throws with every reason it is not one. */
+    public void accept(Exchange exchange) throws InvalidEnvelopeException {
+        Message in = exchange.getIn();
+        byte[] bytes = in.getBody(byte[].class);
+        if (bytes == null) {
+            throw new InvalidEnvelopeException("empty message: expected a JSON envelope");
+        }
+        checkSize(bytes.length);
+        Envelope envelope = normalize(parse(bytes));
+        exchange.setProperty(MasNames.PROPERTY_ENVELOPE, envelope);
+        in.setBody(envelope.toJson());
+        in.setHeader(MasNames.HEADER_ID, envelope.getId());
+        in.setHeader(MasNames.HEADER_FROM, envelope.getFromAgent());
+        in.setHeader(MasNames.HEADER_TYPE, envelope.getMessageType());
+        in.setHeader(MasNames.HEADER_REQUIRES_ACK, envelope.isRequiresAck());
+        if (envelope.getCorrelationId() != null) {
+            in.setHeader(MasNames.HEADER_CORRELATION_ID, envelope.getCorrelationId());
+        }
+        in.setHeader("JMSPriority", envelope.getPriority() - 1);
+        in.setHeader("JMSDeliveryMode", 2); // persistent
+        in.setHeader("JMSExpiration", envelope.getTtl() == 0 ? 0L : System.currentTimeMillis() + envelope.getTtl() * 1000);
+    }
+
+    /** Enforced before any parsing; every ingress also checks what it can before reading the body. */
+    public void checkSize(long size) throws InvalidEnvelopeException {
+        if (size > maxMessageSize) {
+            throw new InvalidEnvelopeException("message too large: " + size + " bytes, the limit is " + maxMessageSize);
+        }
+    }
+
+    public long getMaxMessageSize() {
+        return maxMessageSize;
+    }
+
+    /** The schema as served to clients. */
+    public String schemaJson() throws IOException {
+        try (InputStream in = EnvelopeProcessor.class.getResourceAsStream(SCHEMA_RESOURCE)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    ObjectNode parse(byte[] bytes) throws InvalidEnvelopeException {
+        JsonNode node;
+        try {
+            node = MAPPER.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw new InvalidEnvelopeException("not valid JSON", List.of(e.getOriginalMessage()
+                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"));
+        } catch (IOException e) {
+            throw new InvalidEnvelopeException("not valid JSON", List.of(String.valueOf(e.getMessage())));
+        }
+        if (!(node instanceof ObjectNode object)) {
+            throw new InvalidEnvelopeException("not a JSON object: the envelope must be a JSON object");
+        }
+        List<Error> errors = schema.validate(object);
+        if (!errors.isEmpty()) {
+            throw new InvalidEnvelopeException("envelope does not match the schema", describe(object, errors));
+        }
+        return object;
+    }
+
+    private static List<String> describe(ObjectNode envelope, List<Error> errors) {
+        List<String> details = new ArrayList<>();
+        boolean recipientsReported = false;
+        for (Error error : errors) {
+            // the envelope-level oneOf (to_agent or to_agents) reports itself and its branches: one clear line instead
+            boolean aboutRecipients = error.getInstanceLocation().getNameCount() == 0
+                    && error.getEvaluationPath().getNameCount() > 0 && "oneOf".equals(error.getEvaluationPath().getName(0));
+            if (aboutRecipients) {
+                if (!recipientsReported) {
+                    details.add("$: exactly one of to_agent or to_agents is required"
+                            + (envelope.has("to_agent") && envelope.has("to_agents") ? " (both are present)" : ""));
+                    recipientsReported = true;
+                }
+            } else {
+                details.add(error.toString());
+            }
+        }
+        return details;
+    }
+
+    Envelope normalize(ObjectNode in) throws InvalidEnvelopeException {
+        ObjectNode out = MAPPER.createObjectNode();
+        out.put("id", in.hasNonNull("id") ? in.get("id").asText() : UUID.randomUUID().toString());
+        out.set("from_agent", in.get("from_agent"));
+        if (in.has("to_agent")) {
+            out.set("to_agent", in.get("to_agent"));
+        } else {
+            out.set("to_agents", in.get("to_agents"));
+        }
+        out.set("message_type", in.get("message_type"));
+        out.set("payload", in.get("payload"));
+        out.put("priority", priority(in.get("priority")));
+        out.put("requires_ack", in.has("requires_ack") && in.get("requires_ack").asBoolean());
+        out.put("timestamp", timestamp(in.get("timestamp")));
+        out.set("correlation_id", in.has("correlation_id") ? in.get("correlation_id") : MAPPER.nullNode());
+        out.put("ttl", in.has("ttl") ? in.get("ttl").asLong() : DEFAULT_TTL_SECONDS);
+        for (Iterator<Map.Entry<String, JsonNode>> it = in.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> field = it.next();
+            if (!LEADING_FIELDS.contains(field.getKey())) {
+                out.set(field.getKey(), field.getValue());
+            }
+        }
+        try {
+            return new Envelope(out, MAPPER.writeValueAsString(out));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialize a parsed envelope", e);
+        }
+    }
+
+    private static int priority(JsonNode value) {
+        if (value == null) {
+            return DEFAULT_PRIORITY;
+        }
+        return value.isInt() ? value.asInt() : PRIORITY_WORDS.get(value.asText());
+    }
+
+    private static String timestamp(JsonNode value) throws InvalidEnvelopeException {
+        if (value == null) {
+            return Instant.now().toString();
+        }
+        String text = value.asText();
+        try {
+            return OffsetDateTime.parse(text).toInstant().toString();
+        } catch (DateTimeParseException withoutOffset) {
+            try {
+                return LocalDateTime.parse(text).toInstant(ZoneOffset.UTC).toString();
+            } catch (DateTimeParseException e) {
+                throw new InvalidEnvelopeException("envelope does not match the schema",
+                        List.of("$.timestamp: '" + text + "' is not a valid ISO-8601 date-time"));
+            }
+        }
+    }
+}

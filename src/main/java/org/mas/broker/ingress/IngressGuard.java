@@ -1,0 +1,177 @@
+package org.mas.broker.ingress;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import jakarta.jms.BytesMessage;
+import jakarta.jms.JMSException;
+import jakarta.jms.TextMessage;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.config.BrokerSettings;
+import org.mas.broker.envelope.EnvelopeProcessor;
+import org.mas.broker.envelope.InvalidEnvelopeException;
+
+/**
+ * What every ingress does before the shared pipeline: drop what the sender put in headers (so nothing untrusted
+ * steers routing), turn the protocol's body into bytes or text within the size limit, authenticate REST callers, and
+ * tag the exchange with its ingress. Bean name {@code ingress}.
+ */
+public class IngressGuard {
+
+    public static final String API_KEY_HEADER = "X-API-Key";
+    /** Exchange property: the name of the API key a REST caller used, for audit records. */
+    public static final String PROPERTY_API_KEY_NAME = "masApiKeyName";
+    /** Exchange property: the sender's own JMS properties, kept for the copy that goes to mas.invalid. */
+    public static final String PROPERTY_ORIGINAL_PROPERTIES = "masOriginalProperties";
+    /** Exchange property: the inbound JMS message id, to make the resend of a rejected message idempotent. */
+    public static final String PROPERTY_INBOUND_MESSAGE_ID = "masInboundMessageId";
+
+    private static final Logger LOG = LoggerFactory.getLogger(IngressGuard.class);
+    private static final Set<String> REST_HEADERS_KEPT = Set.of(API_KEY_HEADER.toLowerCase(Locale.ROOT), "content-type");
+
+    private final EnvelopeProcessor envelopes;
+    private final Map<String, byte[]> apiKeyDigests;
+
+    public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys) {
+        this.envelopes = envelopes;
+        this.apiKeyDigests = new java.util.LinkedHashMap<>();
+        for (BrokerSettings.ApiKey key : apiKeys) {
+            apiKeyDigests.put(key.name(), sha256(key.key()));
+        }
+    }
+
+    /**
+     * JMS ingress. Only TextMessage and BytesMessage are read; any other type (ObjectMessage above all, whose body
+     * Camel 4.18.0 might deserialize: CVE-2026-43866) is rejected without touching its body.
+     */
+    public void fromJms(Exchange exchange) throws InvalidEnvelopeException, JMSException {
+        Message in = exchange.getIn();
+        jakarta.jms.Message jms = in.getBody(jakarta.jms.Message.class);
+        exchange.setProperty(PROPERTY_ORIGINAL_PROPERTIES, senderProperties(in.getHeaders()));
+        in.removeHeaders("*");
+        in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
+        exchange.setProperty(PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
+        // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
+        // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
+        // a duplicate inside a transaction would roll the whole transaction back, again and again.
+        exchange.setProperty(MasNames.PROPERTY_SENDER, jms.getJMSRedelivered() ? "jmsNonTx" : "jms");
+        if (jms instanceof TextMessage text) {
+            String body = text.getText();
+            in.setBody(body == null ? "" : body);
+        } else if (jms instanceof BytesMessage bytes) {
+            long length = bytes.getBodyLength();
+            if (length > envelopes.getMaxMessageSize()) {
+                in.setBody("");
+                envelopes.checkSize(length);
+            }
+            byte[] body = new byte[(int) length];
+            bytes.readBytes(body);
+            in.setBody(body);
+        } else {
+            String type = jms.getClass().getSimpleName().replace("ActiveMQ", "");
+            in.setBody("");
+            throw new InvalidEnvelopeException("unsupported JMS message type " + type
+                    + ": only TextMessage or BytesMessage carrying a JSON envelope is accepted");
+        }
+    }
+
+    /** The sender's application properties: none of JMS's, Camel's, Artemis's or the broker's own (mas_*). */
+    private static Map<String, Object> senderProperties(Map<String, Object> headers) {
+        Map<String, Object> kept = new java.util.LinkedHashMap<>();
+        headers.forEach((name, value) -> {
+            String lower = name.toLowerCase(Locale.ROOT);
+            if (!lower.startsWith("jms") && !lower.startsWith("mas_") && !lower.startsWith("_amq")
+                    && !CaseInsensitiveHeaderFilterStrategy.isCamelHeader(name)) {
+                kept.put(name, value);
+            }
+        });
+        return kept;
+    }
+
+    /** REST ingress: 401 without a valid key, 415 unless JSON, 413 over the size limit. */
+    public void fromRest(Exchange exchange) throws RequestRejectedException {
+        Message in = exchange.getIn();
+        String key = in.getHeader(API_KEY_HEADER, String.class);
+        String contentType = in.getHeader(Exchange.CONTENT_TYPE, String.class);
+        in.getHeaders().keySet().removeIf(name -> !REST_HEADERS_KEPT.contains(name.toLowerCase(Locale.ROOT)));
+        in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_REST);
+        exchange.setProperty(MasNames.PROPERTY_SENDER, "jms");
+        exchange.setProperty(PROPERTY_API_KEY_NAME, authenticate(key));
+        in.removeHeader(API_KEY_HEADER);
+        if (!isJson(contentType)) {
+            throw new RequestRejectedException(415, "unsupported content type",
+                    List.of("Content-Type must be application/json, got " + (contentType == null ? "none" : "'" + contentType + "'")));
+        }
+        byte[] body = in.getBody(byte[].class);
+        if (body != null && body.length > envelopes.getMaxMessageSize()) {
+            throw new RequestRejectedException(413, "message too large",
+                    List.of(body.length + " bytes, the limit is " + envelopes.getMaxMessageSize()));
+        }
+        in.setBody(body);
+    }
+
+    /** REST calls other than message submission: only the key is checked. */
+    public void authenticateRest(Exchange exchange) throws RequestRejectedException {
+        Message in = exchange.getIn();
+        exchange.setProperty(PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
+        in.removeHeader(API_KEY_HEADER);
+    }
+
+    /** File ingress: files carry no headers of their own; the file's size is checked before it is read. */
+    public void fromFile(Exchange exchange) throws InvalidEnvelopeException {
+        Message in = exchange.getIn();
+        in.getHeaders().keySet().removeIf(name -> !name.startsWith("CamelFile"));
+        in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_FILE);
+        exchange.setProperty(MasNames.PROPERTY_SENDER, "jms");
+        exchange.setProperty(MasNames.PROPERTY_FILE_OUTCOME, ".done");
+        Long length = in.getHeader(Exchange.FILE_LENGTH, Long.class);
+        if (length != null) {
+            envelopes.checkSize(length);
+        }
+    }
+
+    /** @return the name of the matching key; every configured key is compared, in constant time. */
+    private String authenticate(String presented) throws RequestRejectedException {
+        if (presented == null || presented.isEmpty()) {
+            throw new RequestRejectedException(401, "missing API key", List.of("send the key in the " + API_KEY_HEADER + " header"));
+        }
+        byte[] digest = sha256(presented);
+        String match = null;
+        for (Map.Entry<String, byte[]> entry : apiKeyDigests.entrySet()) {
+            if (MessageDigest.isEqual(digest, entry.getValue()) && match == null) {
+                match = entry.getKey();
+            }
+        }
+        if (match == null) {
+            LOG.debug("REST request refused: unknown API key");
+            throw new RequestRejectedException(401, "invalid API key");
+        }
+        return match;
+    }
+
+    static boolean isJson(String contentType) {
+        if (contentType == null) {
+            return false;
+        }
+        String mediaType = contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+        return mediaType.equals("application/json") || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
+    }
+
+    private static byte[] sha256(String value) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package org.mas.broker.ingress;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.envelope.Envelope;
+import org.mas.broker.envelope.InvalidEnvelopeException;
+
+/** The REST API's answers: JSON bodies, {@code {"error": ..., "details": [...]}} for errors, never a stack trace. */
+public class RestResponses {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RestResponses.class);
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    /** 202 once the message is safely on its queue(s), or parked on mas.dlq. */
+    public void accepted(Exchange exchange) {
+        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("id", envelope.getId());
+        body.put("status", "accepted");
+        respond(exchange, 202, body);
+    }
+
+    /** 401, 413, 415: the request was refused before its body was read. */
+    public void rejected(Exchange exchange) {
+        RequestRejectedException e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, RequestRejectedException.class);
+        error(exchange, e.getStatus(), e.getMessage(), e.getDetails());
+    }
+
+    /** 400 with every schema violation. */
+    public void invalid(Exchange exchange) {
+        InvalidEnvelopeException e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, InvalidEnvelopeException.class);
+        error(exchange, 400, e.getMessage(), e.getDetails());
+    }
+
+    /** 503: the broker could not take the message (not even onto the dead-letter queue); the caller may retry. */
+    public void unavailable(Exchange exchange) {
+        Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        LOG.error("REST message could not be queued: {}", e == null ? "unknown error" : e.toString());
+        error(exchange, 503, "message could not be queued, retry later", List.of());
+        exchange.getMessage().setHeader("Retry-After", "5");
+    }
+
+    public void json(Exchange exchange, int status, Object body) {
+        respond(exchange, status, body);
+    }
+
+    public static void error(Exchange exchange, int status, String error, List<String> details) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("error", error);
+        body.put("details", details);
+        respond(exchange, status, body);
+    }
+
+    private static void respond(Exchange exchange, int status, Object body) {
+        Message out = exchange.getMessage();
+        out.removeHeaders("*"); // internal headers (mas_*, JMS*) are not for the HTTP response
+        try {
+            out.setBody(MAPPER.writeValueAsString(body));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a JSON response", e);
+        }
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+    }
+}

@@ -1,0 +1,80 @@
+package org.mas.broker.queues;
+
+import jakarta.jms.ConnectionFactory;
+import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
+import org.apache.camel.component.jms.JmsComponent;
+import org.apache.camel.component.jms.JmsConfiguration;
+import org.springframework.jms.connection.CachingConnectionFactory;
+
+import org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy;
+
+/**
+ * The router's JMS plumbing: one Artemis connection factory, and two Camel JMS components over connections that are
+ * opened once and reused (sessions and producers cached).
+ * <ul>
+ * <li>{@code jms}: consumes {@code mas.inbound} in a local transaction; its sends from the consuming thread join that
+ * transaction (same connection factory), so the consume and the sends commit together.</li>
+ * <li>{@code jmsNonTx}: sends outside any consuming transaction, each send confirmed by the broker before it returns.
+ * Used to forward a redelivered message, whose duplicates Artemis drops silently only outside a transaction.</li>
+ * </ul>
+ */
+public final class JmsConnections {
+
+    public static final String TRANSACTED_COMPONENT = "jms";
+    public static final String NON_TRANSACTED_COMPONENT = "jmsNonTx";
+
+    private final ActiveMQConnectionFactory artemis;
+    private final CachingConnectionFactory transacted;
+    private final CachingConnectionFactory nonTransacted;
+
+    public JmsConnections(String brokerUrl, String user, String password, int sessionCacheSize) {
+        artemis = new ActiveMQConnectionFactory(brokerUrl, emptyToNull(user), emptyToNull(password));
+        artemis.setDeserializationDenyList("*"); // the router never reads ObjectMessage bodies
+        artemis.setBlockOnDurableSend(true); // a send outside a transaction returns once the broker has it
+        transacted = caching(artemis, sessionCacheSize);
+        nonTransacted = caching(artemis, sessionCacheSize);
+    }
+
+    private static CachingConnectionFactory caching(ConnectionFactory target, int sessionCacheSize) {
+        CachingConnectionFactory factory = new CachingConnectionFactory(target);
+        factory.setSessionCacheSize(sessionCacheSize);
+        factory.setCacheProducers(true);
+        factory.setCacheConsumers(false);
+        factory.setReconnectOnException(true);
+        return factory;
+    }
+
+    public ActiveMQConnectionFactory artemisConnectionFactory() {
+        return artemis;
+    }
+
+    public JmsComponent transactedComponent() {
+        return component(transacted);
+    }
+
+    public JmsComponent nonTransactedComponent() {
+        return component(nonTransacted);
+    }
+
+    private static JmsComponent component(ConnectionFactory factory) {
+        JmsConfiguration configuration = new JmsConfiguration(factory);
+        configuration.setLazyCreateTransactionManager(false); // local session transactions, no transaction manager
+        configuration.setCacheLevelName("CACHE_CONSUMER");
+        configuration.setPreserveMessageQos(true); // JMSPriority, JMSExpiration, JMSDeliveryMode from headers
+        configuration.setDeliveryPersistent(true);
+        JmsComponent component = new JmsComponent(configuration);
+        component.setHeaderFilterStrategy(new CaseInsensitiveHeaderFilterStrategy());
+        return component;
+    }
+
+    /** Closes the shared connections; called before the embedded broker stops. */
+    public void close() {
+        transacted.destroy();
+        nonTransacted.destroy();
+        artemis.close();
+    }
+
+    private static String emptyToNull(String value) {
+        return value == null || value.isEmpty() ? null : value;
+    }
+}

@@ -1,0 +1,83 @@
+package org.mas.broker.routing;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+import org.apache.camel.Exchange;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.envelope.Envelope;
+
+/**
+ * Builds the recipient list of one message, in the header {@code mas_recipients}: routing rules in
+ * routes/routing/routing-rules.yaml call it by the bean name {@code recipients}.
+ */
+public class RecipientResolver {
+
+    private final AgentDirectory directory;
+
+    public RecipientResolver(AgentDirectory directory) {
+        this.directory = directory;
+    }
+
+    /** The recipients the envelope addresses: to_agent, to_agents, or every known agent but the sender. */
+    public void addressed(Exchange exchange) {
+        Envelope envelope = envelope(exchange);
+        Set<String> recipients = new LinkedHashSet<>();
+        if (envelope.isBroadcast()) {
+            recipients.addAll(directory.knownAgents());
+            recipients.remove(envelope.getFromAgent());
+        } else if (envelope.getToAgent() != null) {
+            recipients.add(envelope.getToAgent());
+        } else {
+            recipients.addAll(envelope.getToAgents());
+        }
+        set(exchange, recipients);
+    }
+
+    /** Adds an agent to the recipients (no effect if it is one already). */
+    public void add(Exchange exchange, String agentId) {
+        Set<String> recipients = current(exchange);
+        recipients.add(agentId);
+        set(exchange, recipients);
+    }
+
+    /** Replaces the recipients with one agent. */
+    public void only(Exchange exchange, String agentId) {
+        Set<String> recipients = new LinkedHashSet<>();
+        recipients.add(agentId);
+        set(exchange, recipients);
+    }
+
+    /** Removes an agent from the recipients. */
+    public void remove(Exchange exchange, String agentId) {
+        Set<String> recipients = current(exchange);
+        recipients.remove(agentId);
+        set(exchange, recipients);
+    }
+
+    /** The last step of the rules: a message with no recipient left goes to mas.dlq with the reason. */
+    public void requireAny(Exchange exchange) throws UnroutableException {
+        if (current(exchange).isEmpty()) {
+            Envelope envelope = envelope(exchange);
+            throw new UnroutableException("unroutable: no recipient for " + envelope.getMessageType() + " from "
+                    + envelope.getFromAgent() + (envelope.isBroadcast() ? " (broadcast, but no other agent is known)" : ""));
+        }
+    }
+
+    private static Envelope envelope(Exchange exchange) {
+        return exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Set<String> current(Exchange exchange) {
+        List<String> list = exchange.getIn().getHeader(MasNames.HEADER_RECIPIENTS, List.class);
+        return list == null ? new LinkedHashSet<>() : new LinkedHashSet<>(list);
+    }
+
+    private static void set(Exchange exchange, Set<String> recipients) {
+        exchange.getIn().setHeader(MasNames.HEADER_RECIPIENTS, new ArrayList<>(recipients));
+    }
+}

@@ -1,0 +1,181 @@
+package org.mas.broker.delivery;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import jakarta.jms.Message;
+import jakarta.jms.TextMessage;
+import org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy;
+import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
+import org.apache.camel.builder.AdviceWith;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Nothing accepted is lost or duplicated: failures injected after the consume (and after the sends) of the JMS
+ * ingress, and failures of the send to an agent queue (injected, and real: a full address), with retry_count = 3.
+ */
+class DeliveryGuaranteesTest {
+
+    private static final String MARKER = "testMarker";
+
+    @TempDir
+    static Path dataDir;
+    static RunningBroker broker;
+
+    /** Per marker: what the failure injector does on attempt n (true = roll back after the sends). */
+    static final Map<String, List<Boolean>> ROLLBACK_PLAN = new ConcurrentHashMap<>();
+    static final Map<String, AtomicInteger> ATTEMPTS = new ConcurrentHashMap<>();
+    static final Map<String, List<Long>> DEPTH_AT_START = new ConcurrentHashMap<>();
+    static final Map<String, List<Boolean>> REDELIVERED = new ConcurrentHashMap<>();
+    /** Per agent queue: how many sends to it fail before one succeeds. */
+    static final Map<String, AtomicInteger> SEND_FAILURES_LEFT = new ConcurrentHashMap<>();
+    static final Map<String, AtomicInteger> SEND_ATTEMPTS = new ConcurrentHashMap<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "3"));
+        AdviceWith.adviceWith(broker.context(), "ingress-jms", route -> {
+            route.weaveAddFirst().process(exchange -> {
+                String marker = exchange.getIn().getHeader(MARKER, String.class);
+                if (marker != null) {
+                    exchange.setProperty(MARKER, marker);
+                    DEPTH_AT_START.computeIfAbsent(marker, m -> new CopyOnWriteArrayList<>())
+                            .add(broker.depth("mas.agent." + marker));
+                    REDELIVERED.computeIfAbsent(marker, m -> new CopyOnWriteArrayList<>())
+                            .add(exchange.getIn().getHeader("JMSRedelivered", Boolean.class));
+                }
+            });
+            // after the message has been validated, routed and sent to its queue: a crash stand-in
+            route.weaveAddLast().process(exchange -> {
+                String marker = exchange.getProperty(MARKER, String.class);
+                if (marker != null && ROLLBACK_PLAN.containsKey(marker)) {
+                    int attempt = ATTEMPTS.computeIfAbsent(marker, m -> new AtomicInteger()).incrementAndGet();
+                    List<Boolean> plan = ROLLBACK_PLAN.get(marker);
+                    if (attempt <= plan.size() && plan.get(attempt - 1)) {
+                        exchange.setRollbackOnly(true);
+                    }
+                }
+            });
+        });
+        AdviceWith.adviceWith(broker.context(), "deliver-to-agent-queues", route -> route
+                .interceptSendToEndpoint("jms*")
+                .when(exchange -> SEND_FAILURES_LEFT.containsKey(exchange.getIn().getHeader("mas_target", String.class)))
+                .process(exchange -> {
+                    String target = exchange.getIn().getHeader("mas_target", String.class);
+                    SEND_ATTEMPTS.computeIfAbsent(target, t -> new AtomicInteger()).incrementAndGet();
+                    if (SEND_FAILURES_LEFT.get(target).getAndDecrement() > 0) {
+                        throw new IOException("simulated failure of the send to " + target);
+                    }
+                }));
+    }
+
+    @AfterAll
+    static void stop() {
+        broker.close();
+    }
+
+    @Test
+    void aRollbackAfterTheSendsUndoesThemAndTheRedeliveryQueuesExactlyOneCopy() throws Exception {
+        String agent = Envelopes.uniqueAgent("tx");
+        ROLLBACK_PLAN.put(agent, List.of(true));
+
+        broker.sendText("mas.inbound", Envelopes.withId("tx-" + agent, "a", agent), Map.of(MARKER, agent));
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(ATTEMPTS.get(agent)).hasValue(2));
+        await().untilAsserted(() -> assertThat(broker.depth("mas.inbound")).isZero());
+        // when the broker redelivered, the rolled-back attempt had left nothing on the agent queue
+        assertThat(DEPTH_AT_START.get(agent)).containsExactly(0L, 0L);
+        assertThat(REDELIVERED.get(agent)).containsExactly(false, true);
+        assertThat(broker.receive("mas.agent." + agent, 5)).hasSize(1);
+    }
+
+    @Test
+    void repeatedFailuresAfterTheSendsNeverDuplicateTheMessage() throws Exception {
+        String agent = Envelopes.uniqueAgent("again");
+        ROLLBACK_PLAN.put(agent, List.of(true, true, true, false));
+
+        broker.sendText("mas.inbound", Envelopes.withId("again-" + agent, "a", agent), Map.of(MARKER, agent));
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(ATTEMPTS.get(agent)).hasValue(4));
+        await().untilAsserted(() -> assertThat(broker.depth("mas.inbound")).isZero());
+        List<Message> delivered = broker.receive("mas.agent." + agent, 5);
+        assertThat(delivered).hasSize(1);
+        assertThat(delivered.get(0).getStringProperty("mas_id")).isEqualTo("again-" + agent);
+    }
+
+    @Test
+    void aFailedSendIsRetriedThenSucceedsOnce() throws Exception {
+        String agent = Envelopes.uniqueAgent("flaky");
+        SEND_FAILURES_LEFT.put("mas.agent." + agent, new AtomicInteger(2));
+
+        broker.sendText("mas.inbound", Envelopes.to("a", agent), Map.of());
+
+        assertThat(broker.receive("mas.agent." + agent, 5)).hasSize(1);
+        assertThat(SEND_ATTEMPTS.get("mas.agent." + agent)).hasValue(3);
+        await().untilAsserted(() -> assertThat(broker.depth("mas.inbound")).isZero());
+    }
+
+    @Test
+    void aSendThatKeepsFailingIsDeadLetteredAfterRetryCountRedeliveriesWhileOtherRecipientsGetTheirs() throws Exception {
+        String broken = fullAgentQueue();
+        String healthy = Envelopes.uniqueAgent("healthy");
+
+        broker.sendText("mas.inbound", "{\"id\":\"dl-" + broken + "\",\"from_agent\":\"a\",\"to_agents\":[\"" + broken
+                + "\",\"" + healthy + "\"],\"message_type\":\"command\",\"payload\":{}}", Map.of());
+
+        assertThat(broker.receive("mas.agent." + healthy, 5)).hasSize(1);
+        Message dead = receiveDeadLetter("dl-" + broken);
+        assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent." + broken);
+        assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(4);
+        assertThat(dead.getStringProperty("mas_error")).contains("full");
+        assertThat(((TextMessage) dead).getText()).contains("\"id\":\"dl-" + broken + "\"");
+        assertThat(dead.getJMSExpiration()).isZero();
+        assertThat(broker.depth("mas.agent." + broken)).isEqualTo(1); // only the message that filled it
+        await().untilAsserted(() -> assertThat(broker.depth("mas.inbound")).isZero());
+    }
+
+    @Test
+    void restIngressStillAnswers202WhenOneRecipientIsDeadLettered() throws Exception {
+        String broken = fullAgentQueue();
+
+        var response = broker.postMessage(Envelopes.withId("rest-" + broken, "a", broken));
+
+        assertThat(response.statusCode()).isEqualTo(202);
+        Message dead = receiveDeadLetter("rest-" + broken);
+        assertThat(dead.getStringProperty("mas_ingress")).isEqualTo("rest");
+        assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(4);
+    }
+
+    /** An agent queue that refuses every send, as a real broker does when an address is full with policy FAIL. */
+    private static String fullAgentQueue() throws Exception {
+        String agent = Envelopes.uniqueAgent("full");
+        broker.artemis().getAddressSettingsRepository().addMatch("mas.agent." + agent, new AddressSettings()
+                .setMaxSizeMessages(1).setAddressFullMessagePolicy(AddressFullMessagePolicy.FAIL));
+        broker.sendText("mas.agent." + agent, "filler", Map.of());
+        await().untilAsserted(() -> assertThat(broker.depth("mas.agent." + agent)).isEqualTo(1));
+        return agent;
+    }
+
+    private static Message receiveDeadLetter(String id) throws Exception {
+        var session = broker.session();
+        var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'");
+        Message message = consumer.receive(20_000);
+        assertThat(message).as("dead letter " + id).isNotNull();
+        return message;
+    }
+}

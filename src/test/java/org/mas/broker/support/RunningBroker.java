@@ -1,0 +1,211 @@
+package org.mas.broker.support;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import jakarta.jms.Connection;
+import jakarta.jms.JMSException;
+import jakarta.jms.Message;
+import jakarta.jms.MessageConsumer;
+import jakarta.jms.MessageProducer;
+import jakarta.jms.Session;
+import org.apache.activemq.artemis.api.core.SimpleString;
+import org.apache.activemq.artemis.core.server.ActiveMQServer;
+import org.apache.activemq.artemis.core.server.Queue;
+import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
+import org.apache.camel.CamelContext;
+import org.apache.camel.main.Main;
+import org.apache.camel.test.AvailablePortFinder;
+
+import org.mas.broker.config.BrokerLauncher;
+import org.mas.broker.queues.EmbeddedArtemis;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The broker as its users see it, started in-process exactly as {@code java -jar} starts it (same launcher, same
+ * config/ and routes/), on free loopback ports and a temporary data directory. Tests talk to it over TCP (JMS, STOMP)
+ * and HTTP like any agent or external system would.
+ */
+public final class RunningBroker implements AutoCloseable {
+
+    public static final String API_KEY = "test-api-key-0123456789";
+
+    private final Main main;
+    private final int httpPort;
+    private final int brokerPort;
+    private final Path dataDir;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private ActiveMQConnectionFactory agentConnectionFactory;
+    private final List<Connection> connections = new ArrayList<>();
+
+    private RunningBroker(Main main, int httpPort, int brokerPort, Path dataDir) {
+        this.main = main;
+        this.httpPort = httpPort;
+        this.brokerPort = brokerPort;
+        this.dataDir = dataDir;
+    }
+
+    /** Starts the broker with test-friendly settings; {@code env} adds or overrides MESSAGE_BROKER_* variables. */
+    public static RunningBroker start(Path dataDir, Map<String, String> env) throws Exception {
+        return start(dataDir, env, Map.of());
+    }
+
+    public static RunningBroker start(Path dataDir, Map<String, String> env, Map<String, String> camelProperties)
+            throws Exception {
+        int httpPort = AvailablePortFinder.getNextAvailable();
+        int brokerPort = AvailablePortFinder.getNextAvailable();
+        Map<String, String> environment = new HashMap<>();
+        environment.put("MESSAGE_BROKER_DATA_DIR", dataDir.toString());
+        environment.put("MESSAGE_BROKER_API_KEYS", API_KEY);
+        environment.put("MESSAGE_BROKER_REDELIVERY_INITIAL_DELAY_MS", "20");
+        environment.put("MESSAGE_BROKER_REDELIVERY_MAX_DELAY_MS", "200");
+        environment.putAll(env);
+        Map<String, String> properties = new HashMap<>();
+        properties.put("camel.server.port", String.valueOf(httpPort));
+        properties.put("camel.management.port", String.valueOf(httpPort));
+        properties.put("mas.embedded-broker.acceptor",
+                "tcp://127.0.0.1:" + brokerPort + "?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE");
+        properties.put("mas.ingress.file.poll-delay", "100");
+        properties.putAll(camelProperties);
+        Main main = BrokerLauncher.create(null, environment, properties);
+        RunningBroker broker = new RunningBroker(main, httpPort, brokerPort, dataDir);
+        try {
+            main.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> broker.get("/observe/health", null).body().contains("UP"));
+        } catch (Exception | AssertionError e) {
+            broker.close();
+            throw e;
+        }
+        return broker;
+    }
+
+    public CamelContext context() {
+        return main.getCamelContext();
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    public int brokerPort() {
+        return brokerPort;
+    }
+
+    public ActiveMQServer artemis() {
+        return context().getRegistry().lookupByNameAndType(EmbeddedArtemis.BEAN_NAME, EmbeddedArtemis.class).server();
+    }
+
+    /** Messages in a queue, delivering ones included; 0 for a queue that does not exist. */
+    public long depth(String queueName) {
+        Queue queue = artemis().locateQueue(SimpleString.of(queueName));
+        return queue == null ? 0 : queue.getMessageCount();
+    }
+
+    public boolean queueExists(String queueName) {
+        return artemis().locateQueue(SimpleString.of(queueName)) != null;
+    }
+
+    // ---- JMS, as an agent connecting over TCP
+
+    public synchronized Session session() throws JMSException {
+        if (agentConnectionFactory == null) {
+            agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort);
+        }
+        Connection connection = agentConnectionFactory.createConnection();
+        connection.start();
+        connections.add(connection);
+        return connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+    }
+
+    public void sendText(String queue, String text, Map<String, Object> properties) throws JMSException {
+        Session session = session();
+        Message message = session.createTextMessage(text);
+        for (Map.Entry<String, Object> p : properties.entrySet()) {
+            message.setObjectProperty(p.getKey(), p.getValue());
+        }
+        MessageProducer producer = session.createProducer(session.createQueue(queue));
+        producer.send(message);
+        session.close();
+    }
+
+    /** Receives up to {@code max} messages, waiting up to 10 s for the first and 1 s for each next. */
+    public List<Message> receive(String queue, int max) throws JMSException {
+        Session session = session();
+        MessageConsumer consumer = session.createConsumer(session.createQueue(queue));
+        List<Message> messages = new ArrayList<>();
+        Message message = consumer.receive(10_000);
+        while (message != null) {
+            messages.add(message);
+            if (messages.size() >= max) {
+                break;
+            }
+            message = consumer.receive(1_000);
+        }
+        consumer.close();
+        return messages;
+    }
+
+    public Message receiveOne(String queue) throws JMSException {
+        List<Message> messages = receive(queue, 1);
+        return messages.isEmpty() ? null : messages.get(0);
+    }
+
+    // ---- HTTP, as an external system
+
+    public HttpResponse<String> post(String path, String apiKey, String contentType, String body) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        if (apiKey != null) {
+            request.header("X-API-Key", apiKey);
+        }
+        if (contentType != null) {
+            request.header("Content-Type", contentType);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    public HttpResponse<String> postMessage(String json) throws IOException, InterruptedException {
+        return post("/api/messages", API_KEY, "application/json", json);
+    }
+
+    public HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
+        return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    public HttpResponse<String> get(String path, String apiKey) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30)).GET();
+        if (apiKey != null) {
+            request.header("X-API-Key", apiKey);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    public URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + httpPort + path);
+    }
+
+    @Override
+    public void close() {
+        for (Connection connection : connections) {
+            try {
+                connection.close();
+            } catch (JMSException ignored) {
+                // the broker may be gone already
+            }
+        }
+        if (agentConnectionFactory != null) {
+            agentConnectionFactory.close();
+        }
+        main.stop();
+    }
+}
