@@ -45,7 +45,6 @@ public class BrokerBeans implements CamelConfiguration {
         if (settings.embeddedBroker()) {
             embedded = new EmbeddedArtemis(settings, properties.resolveProperty("mas.embedded-broker.acceptor")
                     .orElse("tcp://127.0.0.1:61616?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE"));
-            embedded.start();
             brokerUrl = embedded.inVmUrl();
             registry.bind(EmbeddedArtemis.BEAN_NAME, embedded);
         } else {
@@ -56,7 +55,8 @@ public class BrokerBeans implements CamelConfiguration {
                 properties.resolveProperty("mas.broker.password").orElse(null), sessionCache);
         context.addComponent(JmsConnections.TRANSACTED_COMPONENT, jms.transactedComponent());
         context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
-        context.addService(new BrokerLifecycle(jms, embedded), true, false);
+        // starts the embedded broker when the context starts, before any route; stops it after the routes
+        context.addService(new BrokerLifecycle(jms, embedded), true, true);
 
         BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
         AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
@@ -91,7 +91,7 @@ public class BrokerBeans implements CamelConfiguration {
         }
     }
 
-    /** Stops, after the routes, what {@link #configure} started: the JMS connections, then the embedded broker. */
+    /** Starts the embedded broker before the routes; stops the JMS connections, then the broker, after them. */
     static final class BrokerLifecycle extends ServiceSupport {
         private final JmsConnections jms;
         private final EmbeddedArtemis embedded;
@@ -99,6 +99,13 @@ public class BrokerBeans implements CamelConfiguration {
         BrokerLifecycle(JmsConnections jms, EmbeddedArtemis embedded) {
             this.jms = jms;
             this.embedded = embedded;
+        }
+
+        @Override
+        protected void doStart() throws Exception {
+            if (embedded != null) {
+                embedded.start();
+            }
         }
 
         @Override

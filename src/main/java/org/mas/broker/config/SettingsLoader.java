@@ -46,7 +46,8 @@ public final class SettingsLoader {
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY);
+            .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
 
     private SettingsLoader() {
     }
@@ -69,7 +70,7 @@ public final class SettingsLoader {
 
     /** The settings file: {@code --config FILE}, else MESSAGE_BROKER_CONFIG, else config/message-broker.yaml if present. */
     public static Path resolveFile(String cliConfig, Map<String, String> env) {
-        String named = cliConfig != null ? cliConfig : env.get(ENV_CONFIG_FILE);
+        String named = cliConfig != null && !cliConfig.isBlank() ? cliConfig : env.get(ENV_CONFIG_FILE);
         if (named != null && !named.isBlank()) {
             Path path = Path.of(named);
             if (!Files.isRegularFile(path)) {

@@ -69,7 +69,7 @@ public class EnvelopeProcessor {
     public void accept(Exchange exchange) throws InvalidEnvelopeException {
         Message in = exchange.getIn();
         byte[] bytes = in.getBody(byte[].class);
-        if (bytes == null) {
+        if (bytes == null || bytes.length == 0) {
             throw new InvalidEnvelopeException("empty message: expected a JSON envelope");
         }
         checkSize(bytes.length);
@@ -119,14 +119,19 @@ public class EnvelopeProcessor {
         if (!(node instanceof ObjectNode object)) {
             throw new InvalidEnvelopeException("not a JSON object: the envelope must be a JSON object");
         }
-        List<Error> errors = schema.validate(object);
-        if (!errors.isEmpty()) {
-            throw new InvalidEnvelopeException("envelope does not match the schema", describe(object, errors));
+        List<String> details = describe(object, schema.validate(object));
+        JsonNode timestamp = object.get("timestamp");
+        boolean timestampReported = details.stream().anyMatch(d -> d.startsWith("$.timestamp"));
+        if (!timestampReported && timestamp != null && timestamp.isTextual() && parseTimestamp(timestamp.asText()) == null) {
+            details.add("$.timestamp: '" + timestamp.asText() + "' is not a valid ISO-8601 date-time");
+        }
+        if (!details.isEmpty()) {
+            throw new InvalidEnvelopeException("envelope does not match the schema", details);
         }
         return object;
     }
 
-    private static List<String> describe(ObjectNode envelope, List<Error> errors) {
+    private static List<String> describe(ObjectNode envelope, List<Error> errors) { // a mutable list
         List<String> details = new ArrayList<>();
         boolean recipientsReported = false;
         for (Error error : errors) {
@@ -146,7 +151,7 @@ public class EnvelopeProcessor {
         return details;
     }
 
-    Envelope normalize(ObjectNode in) throws InvalidEnvelopeException {
+    Envelope normalize(ObjectNode in) {
         ObjectNode out = MAPPER.createObjectNode();
         out.put("id", in.hasNonNull("id") ? in.get("id").asText() : UUID.randomUUID().toString());
         out.set("from_agent", in.get("from_agent"));
@@ -179,22 +184,23 @@ public class EnvelopeProcessor {
         if (value == null) {
             return DEFAULT_PRIORITY;
         }
-        return value.isInt() ? value.asInt() : PRIORITY_WORDS.get(value.asText());
+        // the schema's "integer" also admits 5.0
+        return value.isNumber() ? value.asInt() : PRIORITY_WORDS.get(value.asText());
     }
 
-    private static String timestamp(JsonNode value) throws InvalidEnvelopeException {
-        if (value == null) {
-            return Instant.now().toString();
-        }
-        String text = value.asText();
+    private static String timestamp(JsonNode value) {
+        return value == null ? Instant.now().toString() : parseTimestamp(value.asText()).toString();
+    }
+
+    /** @return the instant, a time without offset read as UTC; null if the text is no valid date-time */
+    private static Instant parseTimestamp(String text) {
         try {
-            return OffsetDateTime.parse(text).toInstant().toString();
+            return OffsetDateTime.parse(text).toInstant();
         } catch (DateTimeParseException withoutOffset) {
             try {
-                return LocalDateTime.parse(text).toInstant(ZoneOffset.UTC).toString();
+                return LocalDateTime.parse(text).toInstant(ZoneOffset.UTC);
             } catch (DateTimeParseException e) {
-                throw new InvalidEnvelopeException("envelope does not match the schema",
-                        List.of("$.timestamp: '" + text + "' is not a valid ISO-8601 date-time"));
+                return null;
             }
         }
     }
