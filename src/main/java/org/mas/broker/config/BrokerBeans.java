@@ -18,6 +18,7 @@ import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.ingress.IngressGuard;
+import org.mas.broker.ingress.JsonHttpErrors;
 import org.mas.broker.ingress.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
 import org.mas.broker.queues.BrokerManagement;
@@ -76,6 +77,8 @@ public class BrokerBeans implements CamelConfiguration {
         if (health != null) {
             health.register(new BrokerHealthCheck(embedded, jms.artemisConnectionFactory()));
         }
+        int httpPort = Integer.parseInt(properties.resolveProperty("camel.server.port").orElse("8080"));
+        context.addStartupListener(new JsonHttpErrors(httpPort, settings.maxMessageSize()));
         warnAboutApiKeys(settings);
     }
 

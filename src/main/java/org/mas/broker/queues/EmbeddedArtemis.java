@@ -119,6 +119,10 @@ public class EmbeddedArtemis extends ServiceSupport {
 
         static void apply(ConfigurationImpl config, BrokerSettings settings) {
             BrokerSettings.Redelivery redelivery = settings.redelivery();
+            // Anything else on this broker (temporary reply queues, the management address) parks its dead and expired
+            // messages with ours too.
+            config.addAddressSetting("#", new AddressSettings()
+                    .setDeadLetterAddress(address(MasNames.DLQ)).setExpiryAddress(address(MasNames.EXPIRED)));
             // Every mas.* address: anycast queues created on first use and kept, paging instead of unbounded memory,
             // dead letters to mas.dlq and expired messages to mas.expired. Redelivery to consumers (agents) is the
             // broker's: retry_count redeliveries with the same back-off as the router's.

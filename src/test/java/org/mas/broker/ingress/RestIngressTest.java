@@ -122,6 +122,20 @@ class RestIngressTest {
     }
 
     @Test
+    void aBodyFarOverTheLimitIsRefusedByTheServerWithAJson413() throws Exception {
+        HttpResponse<String> response = broker.postMessage("x".repeat(200_000));
+        assertThat(response.statusCode()).isEqualTo(413);
+        assertThat(JSON.readTree(response.body()).get("error").asText()).isEqualTo("message too large");
+    }
+
+    @Test
+    void unknownPathsAndMethodsGetJsonErrors() throws Exception {
+        HttpResponse<String> notFound = broker.get("/api/nothing-here", RunningBroker.API_KEY);
+        assertThat(notFound.statusCode()).isEqualTo(404);
+        assertThat(JSON.readTree(notFound.body()).get("error").asText()).isEqualTo("not found");
+    }
+
+    @Test
     void notJsonContentTypeGets415() throws Exception {
         HttpResponse<String> plain = broker.post("/api/messages", RunningBroker.API_KEY, "text/plain", Envelopes.to("a", "b"));
         HttpResponse<String> none = broker.post("/api/messages", RunningBroker.API_KEY, null, Envelopes.to("a", "b"));
