@@ -16,6 +16,10 @@ import org.mas.broker.config.BrokerSettings.Agent;
 import org.mas.broker.delivery.AttemptCounter;
 import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
+import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.LedgerDatabases;
+import org.mas.broker.delivery.ledger.LedgerRecorder;
+import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.JsonHttpErrors;
@@ -67,11 +71,18 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
-        registry.bind("restResponses", new RestResponses());
+        RestResponses restResponses = new RestResponses();
+        registry.bind("restResponses", restResponses);
         registry.bind("recipients", new RecipientResolver(agents));
         registry.bind("delivery", new DeliveryPreparer());
         registry.bind("deadLetters", new DeadLetters());
-        registry.bind("countAttempt", new AttemptCounter());
+        DeliveryLedger ledger = new DeliveryLedger(new LedgerDatabases(settings));
+        context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
+        LedgerRecorder recorder = new LedgerRecorder(ledger);
+        registry.bind("deliveryLedger", ledger);
+        registry.bind("ledger", recorder);
+        registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
+        registry.bind("countAttempt", new AttemptCounter(recorder));
 
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {

@@ -65,6 +65,8 @@ public class IngressGuard {
         // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
         // a duplicate inside a transaction would roll the whole transaction back, again and again.
         exchange.setProperty(MasNames.PROPERTY_SENDER, jms.getJMSRedelivered() ? "jmsNonTx" : "jms");
+        // camel-jms does not flag the exchange of a locally transacted consumer; whatever waits for the commit needs it
+        exchange.getExchangeExtension().setTransacted(true);
         if (jms instanceof TextMessage text) {
             String body = text.getText();
             in.setBody(body == null ? "" : body);

@@ -42,11 +42,11 @@ public class RestResponses {
         error(exchange, 400, e.getMessage(), e.getDetails());
     }
 
-    /** 503: the broker could not take the message (not even onto the dead-letter queue); the caller may retry. */
+    /** 503: the broker (or the ledger) could not serve the request, e.g. not even the dead-letter queue took the message. */
     public void unavailable(Exchange exchange) {
         Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
-        LOG.error("REST message could not be queued: {}", e == null ? "unknown error" : e.toString());
-        error(exchange, 503, "message could not be queued, retry later", List.of());
+        LOG.error("REST request failed: {}", e == null ? "unknown error" : e.toString());
+        error(exchange, 503, "temporarily unavailable, retry later", List.of());
         exchange.getMessage().setHeader("Retry-After", "5");
     }
 

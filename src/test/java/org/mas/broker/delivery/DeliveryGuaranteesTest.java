@@ -102,6 +102,9 @@ class DeliveryGuaranteesTest {
         assertThat(DEPTH_AT_START.get(agent)).containsExactly(0L, 0L);
         assertThat(REDELIVERED.get(agent)).containsExactly(false, true);
         assertThat(broker.receive("mas.agent." + agent, 5)).hasSize(1);
+        // the rolled-back attempt left nothing in the ledger either
+        assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, "tx-" + agent)))
+                .containsExactly("accepted", "queued");
     }
 
     @Test
@@ -146,6 +149,9 @@ class DeliveryGuaranteesTest {
         assertThat(((TextMessage) dead).getText()).contains("\"id\":\"dl-" + broken + "\"");
         assertThat(dead.getJMSExpiration()).isZero();
         assertThat(broker.depth("mas.agent." + broken)).isEqualTo(1); // only the message that filled it
+        var status = DeliveryLedgerTest.status(broker, "dl-" + broken);
+        assertThat(DeliveryLedgerTest.events(status)).contains("retrying", "dead_lettered").containsOnlyOnce("accepted");
+        assertThat(status.get("recipients").findValuesAsText("status")).as(status.toPrettyString()).containsExactlyInAnyOrder("queued", "dead_lettered");
         await().untilAsserted(() -> assertThat(broker.depth("mas.inbound")).isZero());
     }
 

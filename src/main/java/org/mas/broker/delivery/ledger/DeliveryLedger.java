@@ -1,0 +1,354 @@
+package org.mas.broker.delivery.ledger;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import javax.sql.DataSource;
+
+import org.apache.camel.support.service.ServiceSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
+
+/**
+ * The delivery ledger: records every step of every message, asynchronously and in batches, on one writer thread, so
+ * that the message path never waits for the database (unless the database falls more than {@link #CAPACITY} steps
+ * behind, when recording blocks rather than drops). Reads flush what is pending first, so the API never reports less
+ * than what happened, and never anything that did not.
+ */
+public class DeliveryLedger extends ServiceSupport {
+
+    public static final int CAPACITY = 100_000;
+    private static final int BATCH = 1_000;
+    private static final Logger LOG = LoggerFactory.getLogger(DeliveryLedger.class);
+
+    private final LedgerDatabases databases;
+    private final BlockingQueue<LedgerEvent> pending = new LinkedBlockingQueue<>(CAPACITY);
+    private final AtomicLong submitted = new AtomicLong();
+    private final AtomicLong written = new AtomicLong();
+    private final Object writtenMonitor = new Object();
+    private volatile boolean running;
+    private Thread writer;
+
+    public DeliveryLedger(LedgerDatabases databases) {
+        this.databases = databases;
+    }
+
+    // ---- recording
+
+    void submit(LedgerEvent event) {
+        try {
+            pending.put(event);
+            submitted.incrementAndGet();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.error("Interrupted while recording {} of {}: the record is lost", event.kind(), event.messageId());
+        }
+    }
+
+    void submitAll(List<LedgerEvent> events) {
+        events.forEach(this::submit);
+    }
+
+    /** Waits until everything recorded so far is in the database (at most {@code timeout}). */
+    public boolean flush(Duration timeout) {
+        long target = submitted.get();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (writtenMonitor) {
+            while (written.get() < target) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(writtenMonitor, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    public int backlog() {
+        return pending.size();
+    }
+
+    @Override
+    protected void doStart() {
+        running = true;
+        writer = new Thread(this::writeLoop, "delivery-ledger-writer");
+        writer.setDaemon(true);
+        writer.start();
+    }
+
+    /** An orderly shutdown writes everything still pending before it returns. */
+    @Override
+    protected void doStop() throws InterruptedException {
+        running = false;
+        if (writer != null) {
+            writer.join(TimeUnit.SECONDS.toMillis(30));
+            if (writer.isAlive()) {
+                LOG.error("The ledger writer did not finish in 30 s: {} records not written", pending.size());
+            }
+        }
+        databases.close();
+    }
+
+    private void writeLoop() {
+        List<LedgerEvent> batch = new ArrayList<>(BATCH);
+        while (running || !pending.isEmpty()) {
+            try {
+                LedgerEvent first = pending.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                pending.drainTo(batch, BATCH - 1);
+                writeWithRetry(batch);
+                written.addAndGet(batch.size());
+                synchronized (writtenMonitor) {
+                    writtenMonitor.notifyAll();
+                }
+                batch.clear();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void writeWithRetry(List<LedgerEvent> batch) throws InterruptedException {
+        long backoff = 100;
+        while (true) {
+            try {
+                write(batch);
+                return;
+            } catch (SQLException | RuntimeException e) {
+                if (!running) {
+                    LOG.error("Ledger write failed during shutdown, {} records not written: {}", batch.size(), e.toString());
+                    return;
+                }
+                LOG.warn("Ledger write failed, retrying in {} ms: {}", backoff, e.toString());
+                Thread.sleep(backoff); // the writer's own back-off; the message path does not wait for it
+                backoff = Math.min(backoff * 2, 10_000);
+            }
+        }
+    }
+
+    private void write(List<LedgerEvent> batch) throws SQLException {
+        List<LedgerEvent> accepted = new ArrayList<>();
+        List<LedgerEvent> seen = new ArrayList<>();
+        List<LedgerEvent> steps = new ArrayList<>();
+        for (LedgerEvent event : batch) {
+            switch (event.kind()) {
+                case ACCEPTED -> {
+                    accepted.add(event);
+                    steps.add(event);
+                }
+                case AGENT_SEEN -> seen.add(event);
+                default -> steps.add(event);
+            }
+        }
+        if (!accepted.isEmpty()) {
+            inTransaction(databases.messages(), c -> writeMessages(c, accepted));
+        }
+        if (!seen.isEmpty()) {
+            inTransaction(databases.queues(), c -> writeAgentsSeen(c, seen));
+        }
+        if (!steps.isEmpty()) {
+            inTransaction(databases.delivery(), c -> writeSteps(c, steps));
+        }
+    }
+
+    private interface Work {
+        void run(Connection connection) throws SQLException;
+    }
+
+    private static void inTransaction(DataSource dataSource, Work work) throws SQLException {
+        try (Connection connection = dataSource.getConnection()) {
+            connection.setAutoCommit(false);
+            try {
+                work.run(connection);
+                connection.commit();
+            } catch (SQLException | RuntimeException e) {
+                connection.rollback();
+                throw e;
+            }
+        }
+    }
+
+    private static void writeMessages(Connection c, List<LedgerEvent> events) throws SQLException {
+        try (PreparedStatement insert = c.prepareStatement("INSERT INTO messages (id, from_agent, message_type, priority, "
+                + "requires_ack, correlation_id, ingress, accepted_at, envelope) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                + "WHERE NOT EXISTS (SELECT 1 FROM messages WHERE id = ?)")) {
+            for (LedgerEvent e : events) {
+                LedgerEvent.AcceptedMessage m = e.message();
+                insert.setString(1, e.messageId());
+                insert.setString(2, m.fromAgent());
+                insert.setString(3, m.messageType());
+                insert.setInt(4, m.priority());
+                insert.setBoolean(5, m.requiresAck());
+                insert.setString(6, m.correlationId());
+                insert.setString(7, m.ingress());
+                insert.setTimestamp(8, Timestamp.from(e.at()));
+                insert.setString(9, m.envelope());
+                insert.setString(10, e.messageId());
+                insert.executeUpdate();
+            }
+        }
+    }
+
+    private static void writeAgentsSeen(Connection c, List<LedgerEvent> events) throws SQLException {
+        Map<String, Instant> latest = new LinkedHashMap<>();
+        events.forEach(e -> latest.merge(e.recipient(), e.at(), (a, b) -> a.isAfter(b) ? a : b));
+        try (PreparedStatement update = c.prepareStatement("UPDATE agent_activity SET last_seen = ? WHERE agent_id = ? AND last_seen < ?");
+             PreparedStatement insert = c.prepareStatement("INSERT INTO agent_activity (agent_id, last_seen) SELECT ?, ? "
+                     + "WHERE NOT EXISTS (SELECT 1 FROM agent_activity WHERE agent_id = ?)")) {
+            for (Map.Entry<String, Instant> entry : latest.entrySet()) {
+                Timestamp at = Timestamp.from(entry.getValue());
+                update.setTimestamp(1, at);
+                update.setString(2, entry.getKey());
+                update.setTimestamp(3, at);
+                update.executeUpdate();
+                insert.setString(1, entry.getKey());
+                insert.setTimestamp(2, at);
+                insert.setString(3, entry.getKey());
+                insert.executeUpdate();
+            }
+        }
+    }
+
+    private static void writeSteps(Connection c, List<LedgerEvent> events) throws SQLException {
+        try (PreparedStatement event = c.prepareStatement("INSERT INTO delivery_events (message_id, recipient, event, "
+                + "attempt, at, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)");
+             PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = GREATEST(attempts, ?), "
+                     + "requires_ack = ?, ack_deadline = ?, updated_at = ?, detail = ? WHERE message_id = ? AND recipient = ?");
+             PreparedStatement insert = c.prepareStatement("INSERT INTO deliveries (message_id, recipient, status, attempts, "
+                     + "requires_ack, ack_deadline, updated_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+            for (LedgerEvent e : events) {
+                event.setString(1, e.messageId());
+                event.setString(2, e.recipient());
+                event.setString(3, e.kind().label);
+                if (e.attempt() > 0) {
+                    event.setInt(4, e.attempt());
+                } else {
+                    event.setNull(4, java.sql.Types.INTEGER);
+                }
+                event.setTimestamp(5, Timestamp.from(e.at()));
+                event.setString(6, LedgerEvent.truncate(e.detail()));
+                event.setString(7, e.actor());
+                event.addBatch();
+                String status = deliveryStatus(e.kind());
+                if (status != null && e.recipient() != null) {
+                    Timestamp deadline = e.ackDeadline() == null ? null : Timestamp.from(e.ackDeadline());
+                    update.setString(1, status);
+                    update.setInt(2, Math.max(e.attempt(), 0));
+                    update.setBoolean(3, e.requiresAck());
+                    update.setTimestamp(4, deadline);
+                    update.setTimestamp(5, Timestamp.from(e.at()));
+                    update.setString(6, LedgerEvent.truncate(e.detail()));
+                    update.setString(7, e.messageId());
+                    update.setString(8, e.recipient());
+                    if (update.executeUpdate() == 0) {
+                        insert.setString(1, e.messageId());
+                        insert.setString(2, e.recipient());
+                        insert.setString(3, status);
+                        insert.setInt(4, Math.max(e.attempt(), 1));
+                        insert.setBoolean(5, e.requiresAck());
+                        insert.setTimestamp(6, deadline);
+                        insert.setTimestamp(7, Timestamp.from(e.at()));
+                        insert.setString(8, LedgerEvent.truncate(e.detail()));
+                        insert.executeUpdate();
+                    }
+                }
+            }
+            event.executeBatch();
+        }
+    }
+
+    /** The per-recipient status a step leaves behind, or null for steps that only go into the timeline. */
+    private static String deliveryStatus(Kind kind) {
+        return switch (kind) {
+            case QUEUED, RETRYING, ACKED, FAILED, REJECTED, EXPIRED, DEAD_LETTERED -> kind.label;
+            default -> null;
+        };
+    }
+
+    // ---- reading
+
+    /** Everything the ledger knows of one message, or empty if it never saw it. */
+    public Optional<MessageStatus> status(String messageId) throws SQLException {
+        flush(Duration.ofSeconds(5));
+        MessageStatus.Message message = null;
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT from_agent, message_type, priority, requires_ack, "
+                     + "correlation_id, ingress, accepted_at FROM messages WHERE id = ?")) {
+            q.setString(1, messageId);
+            try (ResultSet r = q.executeQuery()) {
+                if (r.next()) {
+                    message = new MessageStatus.Message(r.getString(1), r.getString(2), r.getInt(3), r.getBoolean(4),
+                            r.getString(5), r.getString(6), r.getTimestamp(7).toInstant().toString());
+                }
+            }
+        }
+        List<MessageStatus.Recipient> recipients = new ArrayList<>();
+        List<MessageStatus.Step> timeline = new ArrayList<>();
+        try (Connection c = databases.delivery().getConnection()) {
+            try (PreparedStatement q = c.prepareStatement("SELECT recipient, status, attempts, requires_ack, ack_deadline, "
+                    + "updated_at, detail FROM deliveries WHERE message_id = ? ORDER BY recipient")) {
+                q.setString(1, messageId);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        Timestamp deadline = r.getTimestamp(5);
+                        recipients.add(new MessageStatus.Recipient(r.getString(1), r.getString(2), r.getInt(3), r.getBoolean(4),
+                                deadline == null ? null : deadline.toInstant().toString(), r.getTimestamp(6).toInstant().toString(),
+                                r.getString(7)));
+                    }
+                }
+            }
+            try (PreparedStatement q = c.prepareStatement("SELECT at, event, recipient, attempt, detail, actor "
+                    + "FROM delivery_events WHERE message_id = ? ORDER BY seq")) {
+                q.setString(1, messageId);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        int attempt = r.getInt(4);
+                        timeline.add(new MessageStatus.Step(r.getTimestamp(1).toInstant().toString(), r.getString(2), r.getString(3),
+                                r.wasNull() ? null : attempt, r.getString(5), r.getString(6)));
+                    }
+                }
+            }
+        }
+        if (message == null && timeline.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(new MessageStatus(messageId, message, recipients, timeline));
+    }
+
+    /** The normalized envelope of an accepted message, if the ledger still has it. */
+    public Optional<String> envelope(String messageId) throws SQLException {
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT envelope FROM messages WHERE id = ?")) {
+            q.setString(1, messageId);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package org.mas.broker.delivery.ledger;
+
+import java.time.Instant;
+
+/**
+ * One step in the life of a message, as the ledger records it. {@code recipient} is an agent id, or null for a step
+ * that concerns the whole message (accepted, dead-lettered before any recipient was chosen).
+ */
+record LedgerEvent(
+        Kind kind,
+        String messageId,
+        String recipient,
+        int attempt,
+        Instant at,
+        String detail,
+        String actor,
+        boolean requiresAck,
+        Instant ackDeadline,
+        AcceptedMessage message) {
+
+    enum Kind {
+        ACCEPTED("accepted"), QUEUED("queued"), RETRYING("retrying"), ACKED("acked"), FAILED("failed"),
+        REJECTED("rejected"), EXPIRED("expired"), DEAD_LETTERED("dead_lettered"), REPLAYED("replayed"),
+        DELETED("deleted"), AGENT_SEEN("agent_seen");
+
+        final String label;
+
+        Kind(String label) {
+            this.label = label;
+        }
+    }
+
+    /** What messages_db keeps of an accepted message. */
+    record AcceptedMessage(String fromAgent, String messageType, int priority, boolean requiresAck,
+                           String correlationId, String ingress, String envelope) {
+    }
+
+    static String truncate(String text) {
+        return text == null || text.length() <= 2000 ? text : text.substring(0, 2000);
+    }
+}

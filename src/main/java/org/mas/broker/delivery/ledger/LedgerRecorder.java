@@ -1,0 +1,110 @@
+package org.mas.broker.delivery.ledger;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.support.SynchronizationAdapter;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.delivery.AttemptCounter;
+import org.mas.broker.envelope.Envelope;
+
+/**
+ * What the routes call to record a step (bean name {@code ledger}). Steps of an exchange consumed in a JMS transaction
+ * are held until the exchange completes and dropped if it rolls back, so the ledger does not report a queued copy that
+ * the broker never kept.
+ */
+public class LedgerRecorder {
+
+    private static final String PROPERTY_DEFERRED = "masLedgerSteps";
+    /** Set on a recipient's copy that went to mas.dlq: the route continues past its failed send, not to "queued". */
+    private static final String PROPERTY_DEAD_LETTERED = "masDeadLettered";
+
+    private final DeliveryLedger ledger;
+
+    public LedgerRecorder(DeliveryLedger ledger) {
+        this.ledger = ledger;
+    }
+
+    /** After validation: the message is the broker's now. */
+    public void accepted(Exchange exchange) {
+        Envelope envelope = envelope(exchange);
+        Instant now = Instant.now();
+        LedgerEvent.AcceptedMessage message = new LedgerEvent.AcceptedMessage(envelope.getFromAgent(),
+                envelope.getMessageType(), envelope.getPriority(), envelope.isRequiresAck(), envelope.getCorrelationId(),
+                exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class), envelope.toJson());
+        record(exchange, new LedgerEvent(LedgerEvent.Kind.ACCEPTED, envelope.getId(), null, 0, now, null, null,
+                envelope.isRequiresAck(), null, message));
+        record(exchange, new LedgerEvent(LedgerEvent.Kind.AGENT_SEEN, envelope.getId(), envelope.getFromAgent(), 0, now,
+                null, null, false, null, null));
+    }
+
+    /** After the send of one recipient's copy (inside the split over recipients). */
+    public void queued(Exchange exchange) {
+        if (exchange.getProperty(PROPERTY_DEAD_LETTERED, false, Boolean.class)) {
+            return;
+        }
+        Envelope envelope = envelope(exchange);
+        record(exchange, new LedgerEvent(LedgerEvent.Kind.QUEUED, envelope.getId(), recipient(exchange), 1, Instant.now(),
+                null, null, envelope.isRequiresAck(), null, null));
+    }
+
+    /** Before a redelivery of a failed step (called by {@link AttemptCounter}); true at once, so never deferred. */
+    public void retrying(Exchange exchange, int attempt) {
+        Envelope envelope = envelope(exchange);
+        if (envelope == null) {
+            return;
+        }
+        Exception cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        ledger.submit(new LedgerEvent(LedgerEvent.Kind.RETRYING, envelope.getId(), recipient(exchange), attempt,
+                Instant.now(), cause == null ? null : cause.getMessage(), null, envelope.isRequiresAck(), null, null));
+    }
+
+    /** After the send to mas.dlq. */
+    public void deadLettered(Exchange exchange) {
+        Envelope envelope = envelope(exchange);
+        if (envelope == null) {
+            return; // failed before it was accepted: nothing to record against
+        }
+        exchange.setProperty(PROPERTY_DEAD_LETTERED, true);
+        record(exchange, new LedgerEvent(LedgerEvent.Kind.DEAD_LETTERED, envelope.getId(), recipient(exchange),
+                AttemptCounter.attempts(exchange), Instant.now(),
+                exchange.getIn().getHeader(MasNames.HEADER_ERROR, String.class), null, envelope.isRequiresAck(), null, null));
+    }
+
+    private void record(Exchange exchange, LedgerEvent event) {
+        if (!exchange.isTransacted()) {
+            ledger.submit(event);
+            return;
+        }
+        @SuppressWarnings("unchecked")
+        List<LedgerEvent> deferred = exchange.getProperty(PROPERTY_DEFERRED, List.class);
+        if (deferred == null) {
+            List<LedgerEvent> steps = new CopyOnWriteArrayList<>();
+            deferred = steps;
+            exchange.setProperty(PROPERTY_DEFERRED, steps);
+            exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+                @Override
+                public void onComplete(Exchange completed) {
+                    if (!completed.isRollbackOnly()) { // marked for rollback: the JMS transaction is about to undo it all
+                        ledger.submitAll(steps);
+                    }
+                }
+            });
+        }
+        deferred.add(event);
+    }
+
+    private static Envelope envelope(Exchange exchange) {
+        return exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+    }
+
+    /** The agent a step concerns (from mas_target), or null when it concerns the whole message. */
+    private static String recipient(Exchange exchange) {
+        String target = exchange.getIn().getHeader(MasNames.HEADER_TARGET, String.class);
+        return target != null && target.startsWith(MasNames.AGENT_QUEUE_PREFIX)
+                ? target.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
+    }
+}

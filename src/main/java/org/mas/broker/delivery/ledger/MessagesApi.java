@@ -1,0 +1,31 @@
+package org.mas.broker.delivery.ledger;
+
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+
+import org.apache.camel.Exchange;
+
+import org.mas.broker.ingress.RestResponses;
+
+/** GET /api/messages/{id}: the delivery status and timeline of one message. Bean name {@code messagesApi}. */
+public class MessagesApi {
+
+    private final DeliveryLedger ledger;
+    private final RestResponses responses;
+
+    public MessagesApi(DeliveryLedger ledger, RestResponses responses) {
+        this.ledger = ledger;
+        this.responses = responses;
+    }
+
+    public void status(Exchange exchange) throws SQLException {
+        String id = exchange.getIn().getHeader("id", String.class);
+        Optional<MessageStatus> status = id == null ? Optional.empty() : ledger.status(id);
+        if (status.isPresent()) {
+            responses.json(exchange, 200, status.get());
+        } else {
+            RestResponses.error(exchange, 404, "unknown message", List.of("no message with id '" + id + "'"));
+        }
+    }
+}

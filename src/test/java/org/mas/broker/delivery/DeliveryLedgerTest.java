@@ -1,0 +1,116 @@
+package org.mas.broker.delivery;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The delivery ledger on the embedded default (H2 files under the data directory). */
+class DeliveryLedgerTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void everyStepOfAMessageIsRecordedAndReportedPerRecipient() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of())) {
+            String one = Envelopes.uniqueAgent("one");
+            String two = Envelopes.uniqueAgent("two");
+            HttpResponse<String> accepted = broker.postMessage("{\"id\":\"ledger-1\",\"from_agent\":\"planner\","
+                    + "\"to_agents\":[\"" + one + "\",\"" + two + "\"],\"message_type\":\"request\",\"payload\":{},"
+                    + "\"requires_ack\":true,\"correlation_id\":\"c-9\"}");
+            assertThat(accepted.statusCode()).isEqualTo(202);
+
+            JsonNode status = status(broker, "ledger-1");
+
+            assertThat(status.get("id").asText()).isEqualTo("ledger-1");
+            assertThat(status.get("message").get("from_agent").asText()).isEqualTo("planner");
+            assertThat(status.get("message").get("ingress").asText()).isEqualTo("rest");
+            assertThat(status.get("message").get("requires_ack").asBoolean()).isTrue();
+            assertThat(status.get("recipients")).hasSize(2);
+            for (JsonNode recipient : status.get("recipients")) {
+                assertThat(recipient.get("status").asText()).isEqualTo("queued");
+                assertThat(recipient.get("attempts").asInt()).isEqualTo(1);
+            }
+            assertThat(events(status)).containsExactly("accepted", "queued", "queued");
+        }
+    }
+
+    @Test
+    void anUnknownIdIs404() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of())) {
+            HttpResponse<String> response = broker.get("/api/messages/never-sent", RunningBroker.API_KEY);
+            assertThat(response.statusCode()).isEqualTo(404);
+            assertThat(JSON.readTree(response.body()).get("error").asText()).isEqualTo("unknown message");
+            assertThat(broker.get("/api/messages/never-sent", null).statusCode()).isEqualTo(401);
+        }
+    }
+
+    @Test
+    void aMessageFromTheTransactedJmsIngressIsRecordedOnceItIsQueued() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of())) {
+            String agent = Envelopes.uniqueAgent("jms");
+            broker.sendText("mas.inbound", Envelopes.withId("ledger-jms", "a", agent), Map.of());
+            await().untilAsserted(() -> assertThat(broker.depth("mas.agent." + agent)).isEqualTo(1));
+
+            await().untilAsserted(() -> assertThat(events(status(broker, "ledger-jms"))).containsExactly("accepted", "queued"));
+            assertThat(status(broker, "ledger-jms").get("message").get("ingress").asText()).isEqualTo("jms");
+        }
+    }
+
+    @Test
+    void anUnroutableMessageIsRecordedAsDeadLettered() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of())) {
+            broker.postMessage("{\"id\":\"ledger-dead\",\"from_agent\":\"hermit\",\"to_agent\":\"broadcast\","
+                    + "\"message_type\":\"broadcast\",\"payload\":{}}");
+
+            JsonNode status = status(broker, "ledger-dead");
+            assertThat(events(status)).containsExactly("accepted", "dead_lettered");
+            assertThat(status.get("timeline").get(1).get("detail").asText()).startsWith("unroutable");
+        }
+    }
+
+    @Test
+    void theLedgerKeepsEverythingAcrossAnOrderlyRestart() throws Exception {
+        List<String> ids = new ArrayList<>();
+        String agent = Envelopes.uniqueAgent("restart");
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of())) {
+            for (int i = 0; i < 200; i++) {
+                ids.add("restart-" + i);
+                assertThat(broker.postMessage(Envelopes.withId("restart-" + i, "a", agent)).statusCode()).isEqualTo(202);
+            }
+        } // stopped at once: what the writer had pending is written during the shutdown
+        try (RunningBroker again = RunningBroker.start(dataDir, Map.of())) {
+            for (String id : ids) {
+                assertThat(events(status(again, id))).as(id).containsExactly("accepted", "queued");
+            }
+            assertThat(again.depth("mas.agent." + agent)).isEqualTo(200);
+        }
+    }
+
+    static JsonNode status(RunningBroker broker, String id) throws Exception {
+        HttpResponse<String> response = broker.get("/api/messages/" + id, RunningBroker.API_KEY);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
+    }
+
+    static List<String> events(JsonNode status) {
+        List<String> events = new ArrayList<>();
+        status.get("timeline").forEach(step -> events.add(step.get("event").asText()));
+        return events;
+    }
+}
