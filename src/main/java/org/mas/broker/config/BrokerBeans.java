@@ -13,7 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.config.BrokerSettings.Agent;
+import org.mas.broker.delivery.AckTracker;
+import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
+import org.mas.broker.delivery.DeadLetterApi;
 import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
@@ -78,11 +81,19 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("deadLetters", new DeadLetters());
         DeliveryLedger ledger = new DeliveryLedger(new LedgerDatabases(settings));
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
-        LedgerRecorder recorder = new LedgerRecorder(ledger);
+        LedgerRecorder recorder = new LedgerRecorder(ledger, settings.ackTimeout() * 1000L);
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("countAttempt", new AttemptCounter(recorder));
+        AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),
+                settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
+                settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
+                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))));
+        context.addService(tracker, true, true);
+        registry.bind("ackTracker", tracker);
+        registry.bind("acks", new Acknowledgments(tracker, restResponses));
+        registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), ledger, restResponses));
 
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {

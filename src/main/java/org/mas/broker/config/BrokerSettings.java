@@ -22,7 +22,8 @@ public record BrokerSettings(
         long maxMessageSize,
         String brokerUrl,
         List<Agent> agents,
-        Redelivery redelivery) {
+        Redelivery redelivery,
+        int ackTimeout) {
 
     public static final String BEAN_NAME = "brokerSettings";
 

@@ -249,6 +249,7 @@ public final class SettingsLoader {
     private static void validate(BrokerSettings s) {
         require(s.routingInterval() > 0, "routing_interval", "must be a number of seconds > 0, got " + s.routingInterval());
         require(s.cleanupInterval() > 0, "cleanup_interval", "must be a number of seconds > 0, got " + s.cleanupInterval());
+        require(s.ackTimeout() > 0, "ack_timeout", "must be a number of seconds > 0, got " + s.ackTimeout());
         BrokerSettings.AlertThresholds t = s.alertThresholds();
         require(t.queueSize() > 0, "alert_thresholds.queue_size", "must be > 0, got " + t.queueSize());
         require(t.deliveryLatency() > 0, "alert_thresholds.delivery_latency", "must be a number of ms > 0, got " + t.deliveryLatency());

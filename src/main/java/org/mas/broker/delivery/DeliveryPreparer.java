@@ -10,6 +10,9 @@ import org.mas.broker.envelope.Envelope;
 /** Readies one copy of a message for one recipient's queue. Bean name {@code delivery}. */
 public class DeliveryPreparer {
 
+    /** Exchange property set by a dead-letter replay: its copies get fresh duplicate ids, not the original's. */
+    public static final String PROPERTY_REPLAY = "masReplay";
+
     /** Called inside the split over {@code mas_recipients}: the body is the recipient's agent id. */
     public void toAgentQueue(Exchange exchange) {
         Message in = exchange.getIn();
@@ -19,7 +22,8 @@ public class DeliveryPreparer {
         in.removeHeader(MasNames.HEADER_RECIPIENTS);
         in.setHeader(MasNames.HEADER_TARGET, queue);
         in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);
-        in.setHeader(MasNames.HEADER_DUPLICATE_ID, envelope.getId() + ":" + agentId);
+        String replay = exchange.getProperty(PROPERTY_REPLAY, String.class);
+        in.setHeader(MasNames.HEADER_DUPLICATE_ID, envelope.getId() + ":" + agentId + (replay == null ? "" : ":replay:" + replay));
         in.setBody(envelope.toJson());
     }
 }

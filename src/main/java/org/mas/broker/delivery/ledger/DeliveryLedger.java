@@ -43,6 +43,7 @@ public class DeliveryLedger extends ServiceSupport {
     private final AtomicLong written = new AtomicLong();
     private final Object writtenMonitor = new Object();
     private volatile boolean running;
+    private volatile java.util.function.Consumer<LedgerEvent> listener;
     private Thread writer;
 
     public DeliveryLedger(LedgerDatabases databases) {
@@ -51,7 +52,15 @@ public class DeliveryLedger extends ServiceSupport {
 
     // ---- recording
 
-    void submit(LedgerEvent event) {
+    /** Sees every step as it is recorded (the acknowledgment tracker follows copies that need an ack). */
+    public void setStepListener(java.util.function.Consumer<LedgerEvent> listener) {
+        this.listener = listener;
+    }
+
+    public void submit(LedgerEvent event) {
+        if (listener != null) {
+            listener.accept(event);
+        }
         try {
             pending.put(event);
             submitted.incrementAndGet();
@@ -61,7 +70,7 @@ public class DeliveryLedger extends ServiceSupport {
         }
     }
 
-    void submitAll(List<LedgerEvent> events) {
+    public void submitAll(List<LedgerEvent> events) {
         events.forEach(this::submit);
     }
 
@@ -339,6 +348,40 @@ public class DeliveryLedger extends ServiceSupport {
             return Optional.empty();
         }
         return Optional.of(new MessageStatus(messageId, message, recipients, timeline));
+    }
+
+    /** The status of one recipient's copy, if the ledger has it. */
+    public Optional<String> deliveryStatus(String messageId, String agent) throws SQLException {
+        flush(Duration.ofSeconds(5));
+        try (Connection c = databases.delivery().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT status FROM deliveries WHERE message_id = ? AND recipient = ?")) {
+            q.setString(1, messageId);
+            q.setString(2, agent);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
+            }
+        }
+    }
+
+    /** A copy that waits for its acknowledgment (or for its next send), as stored. */
+    public record AwaitingAck(String messageId, String agent, String status, int attempts, Instant deadline) {
+    }
+
+    /** Every copy that still waits for an acknowledgment or a resend: what the tracker resumes after a restart. */
+    public List<AwaitingAck> awaitingAcks() throws SQLException {
+        List<AwaitingAck> awaiting = new ArrayList<>();
+        try (Connection c = databases.delivery().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT message_id, recipient, status, attempts, ack_deadline "
+                     + "FROM deliveries WHERE requires_ack = TRUE AND status IN ('queued', 'retrying', 'failed')")) {
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    Timestamp deadline = r.getTimestamp(5);
+                    awaiting.add(new AwaitingAck(r.getString(1), r.getString(2), r.getString(3), r.getInt(4),
+                            deadline == null ? Instant.now() : deadline.toInstant()));
+                }
+            }
+        }
+        return awaiting;
     }
 
     /** The normalized envelope of an accepted message, if the ledger still has it. */

@@ -6,7 +6,7 @@ import java.time.Instant;
  * One step in the life of a message, as the ledger records it. {@code recipient} is an agent id, or null for a step
  * that concerns the whole message (accepted, dead-lettered before any recipient was chosen).
  */
-record LedgerEvent(
+public record LedgerEvent(
         Kind kind,
         String messageId,
         String recipient,
@@ -18,7 +18,7 @@ record LedgerEvent(
         Instant ackDeadline,
         AcceptedMessage message) {
 
-    enum Kind {
+    public enum Kind {
         ACCEPTED("accepted"), QUEUED("queued"), RETRYING("retrying"), ACKED("acked"), FAILED("failed"),
         REJECTED("rejected"), EXPIRED("expired"), DEAD_LETTERED("dead_lettered"), REPLAYED("replayed"),
         DELETED("deleted"), AGENT_SEEN("agent_seen");
@@ -30,9 +30,9 @@ record LedgerEvent(
         }
     }
 
-    /** What messages_db keeps of an accepted message. */
-    record AcceptedMessage(String fromAgent, String messageType, int priority, boolean requiresAck,
-                           String correlationId, String ingress, String envelope) {
+    /** What messages_db keeps of an accepted message (and, not stored, when its copies expire: 0 = never). */
+    public record AcceptedMessage(String fromAgent, String messageType, int priority, boolean requiresAck,
+                           String correlationId, String ingress, String envelope, long expiresAt) {
     }
 
     static String truncate(String text) {

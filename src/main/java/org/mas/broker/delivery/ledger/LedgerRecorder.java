@@ -23,20 +23,19 @@ public class LedgerRecorder {
     private static final String PROPERTY_DEAD_LETTERED = "masDeadLettered";
 
     private final DeliveryLedger ledger;
+    private final long ackTimeoutMs;
 
-    public LedgerRecorder(DeliveryLedger ledger) {
+    public LedgerRecorder(DeliveryLedger ledger, long ackTimeoutMs) {
         this.ledger = ledger;
+        this.ackTimeoutMs = ackTimeoutMs;
     }
 
     /** After validation: the message is the broker's now. */
     public void accepted(Exchange exchange) {
         Envelope envelope = envelope(exchange);
         Instant now = Instant.now();
-        LedgerEvent.AcceptedMessage message = new LedgerEvent.AcceptedMessage(envelope.getFromAgent(),
-                envelope.getMessageType(), envelope.getPriority(), envelope.isRequiresAck(), envelope.getCorrelationId(),
-                exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class), envelope.toJson());
         record(exchange, new LedgerEvent(LedgerEvent.Kind.ACCEPTED, envelope.getId(), null, 0, now, null, null,
-                envelope.isRequiresAck(), null, message));
+                envelope.isRequiresAck(), null, acceptedMessage(exchange, envelope)));
         record(exchange, new LedgerEvent(LedgerEvent.Kind.AGENT_SEEN, envelope.getId(), envelope.getFromAgent(), 0, now,
                 null, null, false, null, null));
     }
@@ -47,8 +46,11 @@ public class LedgerRecorder {
             return;
         }
         Envelope envelope = envelope(exchange);
-        record(exchange, new LedgerEvent(LedgerEvent.Kind.QUEUED, envelope.getId(), recipient(exchange), 1, Instant.now(),
-                null, null, envelope.isRequiresAck(), null, null));
+        Instant now = Instant.now();
+        boolean ack = envelope.isRequiresAck();
+        // a copy that must be acknowledged carries what the acknowledgment tracker needs to send it again
+        record(exchange, new LedgerEvent(LedgerEvent.Kind.QUEUED, envelope.getId(), recipient(exchange), 1, now, null, null,
+                ack, ack ? now.plusMillis(ackTimeoutMs) : null, ack ? acceptedMessage(exchange, envelope) : null));
     }
 
     /** Before a redelivery of a failed step (called by {@link AttemptCounter}); true at once, so never deferred. */
@@ -72,6 +74,13 @@ public class LedgerRecorder {
         record(exchange, new LedgerEvent(LedgerEvent.Kind.DEAD_LETTERED, envelope.getId(), recipient(exchange),
                 AttemptCounter.attempts(exchange), Instant.now(),
                 exchange.getIn().getHeader(MasNames.HEADER_ERROR, String.class), null, envelope.isRequiresAck(), null, null));
+    }
+
+    private static LedgerEvent.AcceptedMessage acceptedMessage(Exchange exchange, Envelope envelope) {
+        return new LedgerEvent.AcceptedMessage(envelope.getFromAgent(), envelope.getMessageType(), envelope.getPriority(),
+                envelope.isRequiresAck(), envelope.getCorrelationId(),
+                exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class), envelope.toJson(),
+                exchange.getIn().getHeader("JMSExpiration", 0L, Long.class));
     }
 
     private void record(Exchange exchange, LedgerEvent event) {

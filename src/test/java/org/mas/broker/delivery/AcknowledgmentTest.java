@@ -1,0 +1,174 @@
+package org.mas.broker.delivery;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.jms.Message;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** requires_ack messages with ack_timeout = 1 s and retry_count = 2. */
+class AcknowledgmentTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dataDir;
+    static RunningBroker broker;
+
+    @BeforeAll
+    static void start() throws Exception {
+        broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_ACK_TIMEOUT", "1",
+                "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "2"), Map.of("mas.ack.scan-interval-ms", "100"));
+    }
+
+    @AfterAll
+    static void stop() {
+        broker.close();
+    }
+
+    private static String send(String id, String agent) throws Exception {
+        HttpResponse<String> response = broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\""
+                + agent + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}");
+        assertThat(response.statusCode()).isEqualTo(202);
+        return id;
+    }
+
+    private static HttpResponse<String> ackByRest(String id, String body) throws Exception {
+        return broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json", body);
+    }
+
+    private static String recipientStatus(String id) throws Exception {
+        return DeliveryLedgerTest.status(broker, id).get("recipients").get(0).get("status").asText();
+    }
+
+    @Test
+    void aProcessedAckOverJmsCompletesTheCopy() throws Exception {
+        String agent = Envelopes.uniqueAgent("worker");
+        String id = send("ack-jms-" + agent, agent);
+        assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
+
+        broker.sendText("mas.acks", "{\"id\":\"" + id + "\",\"agent\":\"" + agent + "\",\"status\":\"processed\"}", Map.of());
+
+        await().untilAsserted(() -> assertThat(recipientStatus(id)).isEqualTo("acked"));
+        // no redelivery after ack_timeout
+        await().during(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(broker.depth("mas.agent." + agent)).isZero());
+    }
+
+    @Test
+    void restAcksAreIdempotentAndRefuseStrangers() throws Exception {
+        String agent = Envelopes.uniqueAgent("worker");
+        String id = send("ack-rest-" + agent, agent);
+
+        HttpResponse<String> first = ackByRest(id, "{\"agent\":\"" + agent + "\",\"status\":\"processed\",\"detail\":\"done\"}");
+        HttpResponse<String> again = ackByRest(id, "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}");
+
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(first.body()).get("status").asText()).isEqualTo("acked");
+        assertThat(again.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(again.body()).get("status").asText()).isEqualTo("acked");
+        assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, id))).containsOnlyOnce("acked");
+        assertThat(ackByRest(id, "{\"agent\":\"someone-else\",\"status\":\"processed\"}").statusCode()).isEqualTo(409);
+        assertThat(ackByRest("no-such-message", "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(404);
+        HttpResponse<String> bad = ackByRest(id, "{\"agent\":\"" + agent + "\",\"status\":\"maybe\"}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(bad.body()).get("details").toString()).contains("$.status");
+        assertThat(broker.post("/api/messages/" + id + "/ack", null, "application/json", "{}").statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void noAckIsRedeliveredRetryCountTimesThenDeadLettered() throws Exception {
+        String agent = Envelopes.uniqueAgent("silent");
+        String id = send("ack-timeout-" + agent, agent);
+
+        List<Message> copies = broker.receive("mas.agent." + agent, 10); // waits 10 s for the first, 1 s between
+        while (copies.size() < 3) {
+            List<Message> more = broker.receive("mas.agent." + agent, 10);
+            assertThat(more).as("copies so far: " + copies.size()).isNotEmpty();
+            copies.addAll(more);
+        }
+
+        assertThat(copies).hasSize(3).allSatisfy(m -> assertThat(m.getStringProperty("mas_id")).isEqualTo(id));
+        Message dead = deadLetter(id);
+        assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
+        assertThat(dead.getStringProperty("mas_error")).isEqualTo("no acknowledgment within 1 s");
+        assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent." + agent);
+        JsonNode status = DeliveryLedgerTest.status(broker, id);
+        assertThat(status.get("recipients").get(0).get("status").asText()).isEqualTo("dead_lettered");
+        assertThat(DeliveryLedgerTest.events(status)).containsExactly("accepted", "queued", "retrying", "queued",
+                "retrying", "queued", "dead_lettered");
+        assertThat(broker.receive("mas.agent." + agent, 1)).isEmpty();
+    }
+
+    @Test
+    void aFailedAckIsRedeliveredAndALaterProcessedAckCompletesIt() throws Exception {
+        String agent = Envelopes.uniqueAgent("flaky");
+        String id = send("ack-failed-" + agent, agent);
+        assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
+
+        assertThat(ackByRest(id, "{\"agent\":\"" + agent + "\",\"status\":\"failed\",\"detail\":\"disk full\"}").statusCode())
+                .isEqualTo(200);
+        Message second = broker.receiveOne("mas.agent." + agent);
+        assertThat(second).isNotNull();
+        assertThat(second.getIntProperty("mas_attempts")).isEqualTo(2);
+        assertThat(ackByRest(id, "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(200);
+
+        assertThat(recipientStatus(id)).isEqualTo("acked");
+        assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, id)))
+                .containsExactly("accepted", "queued", "failed", "retrying", "queued", "acked");
+    }
+
+    @Test
+    void aRejectedAckDeadLettersAtOnce() throws Exception {
+        String agent = Envelopes.uniqueAgent("picky");
+        String id = send("ack-rejected-" + agent, agent);
+
+        broker.sendText("mas.acks", "{\"id\":\"" + id + "\",\"agent\":\"" + agent + "\",\"status\":\"rejected\","
+                + "\"detail\":\"not my job\"}", Map.of());
+
+        Message dead = deadLetter(id);
+        assertThat(dead.getStringProperty("mas_error")).isEqualTo("rejected by " + agent + ": not my job");
+        assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(1);
+        assertThat(recipientStatus(id)).isEqualTo("dead_lettered");
+    }
+
+    @Test
+    void badAcksOnTheQueueAreCountedAndDoNotStopTheOthers() throws Exception {
+        Acknowledgments acks = broker.context().getRegistry().lookupByNameAndType("acks", Acknowledgments.class);
+        long before = acks.refusedCount();
+        broker.sendText("mas.acks", "not json at all", Map.of());
+        broker.sendText("mas.acks", "{\"id\":\"nobody-knows\",\"agent\":\"x\",\"status\":\"processed\"}", Map.of());
+        await().untilAsserted(() -> assertThat(acks.refusedCount()).isEqualTo(before + 2));
+
+        String agent = Envelopes.uniqueAgent("after");
+        String id = send("ack-after-" + agent, agent);
+        broker.sendText("mas.acks", "{\"id\":\"" + id + "\",\"agent\":\"" + agent + "\",\"status\":\"processed\"}", Map.of());
+        await().untilAsserted(() -> assertThat(recipientStatus(id)).isEqualTo("acked"));
+        assertThat(broker.depth("mas.acks")).isZero();
+    }
+
+    private static Message deadLetter(String id) throws Exception {
+        var session = broker.session();
+        try (var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
+            Message message = consumer.receive(20_000);
+            assertThat(message).as("dead letter " + id).isNotNull();
+            return message;
+        } finally {
+            session.close();
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package org.mas.broker.delivery;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.jms.Message;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+class DeadLetterApiTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dataDir;
+    static RunningBroker broker;
+
+    @BeforeAll
+    static void start() throws Exception {
+        broker = RunningBroker.start(dataDir, Map.of());
+    }
+
+    @AfterAll
+    static void stop() {
+        broker.close();
+    }
+
+    /** A message the agent rejects: it is on mas.dlq at once, with the agent as target. */
+    private static String deadLetter(String id, String agent, String detail) throws Exception {
+        assertThat(broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"command\",\"payload\":{\"job\":1},\"requires_ack\":true}").statusCode()).isEqualTo(202);
+        assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
+        assertThat(broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json",
+                "{\"agent\":\"" + agent + "\",\"status\":\"rejected\",\"detail\":\"" + detail + "\"}").statusCode()).isEqualTo(200);
+        await().untilAsserted(() -> assertThat(list("?agent=" + agent).get("total").asInt()).isEqualTo(1));
+        return id;
+    }
+
+    private static JsonNode list(String query) throws Exception {
+        HttpResponse<String> response = broker.get("/api/dlq" + query, RunningBroker.API_KEY);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
+    }
+
+    private static HttpResponse<String> delete(String id) throws Exception {
+        return broker.send(HttpRequest.newBuilder(broker.uri("/api/dlq/" + id)).header("X-API-Key", RunningBroker.API_KEY).DELETE());
+    }
+
+    @Test
+    void deadLettersAreListedWithReasonTargetAndAttemptsAndCanBeFiltered() throws Exception {
+        String one = Envelopes.uniqueAgent("list-a");
+        String two = Envelopes.uniqueAgent("list-b");
+        deadLetter("dlq-list-1-" + one, one, "bad input alpha");
+        deadLetter("dlq-list-2-" + two, two, "bad input beta");
+
+        JsonNode byAgent = list("?agent=" + one);
+        assertThat(byAgent.get("total").asInt()).isEqualTo(1);
+        JsonNode item = byAgent.get("items").get(0);
+        assertThat(item.get("id").asText()).isEqualTo("dlq-list-1-" + one);
+        assertThat(item.get("agent").asText()).isEqualTo(one);
+        assertThat(item.get("target").asText()).isEqualTo("mas.agent." + one);
+        assertThat(item.get("reason").asText()).isEqualTo("rejected by " + one + ": bad input alpha");
+        assertThat(item.get("attempts").asInt()).isEqualTo(1);
+        assertThat(item.get("envelope").get("payload").get("job").asInt()).isEqualTo(1);
+
+        JsonNode byReason = list("?reason=input%20beta");
+        assertThat(byReason.get("total").asInt()).isEqualTo(1);
+        assertThat(byReason.get("items").get(0).get("id").asText()).isEqualTo("dlq-list-2-" + two);
+        assertThat(list("?reason=100%25_sure").get("total").asInt()).isZero();
+        assertThat(list("?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z").get("total").asInt()).isZero();
+        assertThat(list("?size=1&page=1").get("items")).hasSize(1);
+        HttpResponse<String> bad = broker.get("/api/dlq?size=0&since=yesterday", RunningBroker.API_KEY);
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(bad.body()).get("details")).hasSize(2);
+        assertThat(broker.get("/api/dlq", null).statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void aReplayRoutesTheMessageAgainAndIsAudited() throws Exception {
+        String agent = Envelopes.uniqueAgent("replay");
+        String id = deadLetter("dlq-replay-" + agent, agent, "try later");
+
+        HttpResponse<String> replayed = broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json", "");
+
+        assertThat(replayed.statusCode()).as(replayed.body()).isEqualTo(202);
+        assertThat(JSON.readTree(replayed.body()).get("dead_letters_removed").asInt()).isEqualTo(1);
+        Message again = broker.receiveOne("mas.agent." + agent);
+        assertThat(again).isNotNull();
+        assertThat(again.getStringProperty("mas_id")).isEqualTo(id);
+        assertThat(list("?agent=" + agent).get("total").asInt()).isZero();
+        JsonNode timeline = DeliveryLedgerTest.status(broker, id).get("timeline");
+        JsonNode replay = null;
+        for (JsonNode step : timeline) {
+            if (step.get("event").asText().equals("replayed")) {
+                replay = step;
+            }
+        }
+        assertThat(replay).isNotNull();
+        assertThat(replay.get("actor").asText()).isEqualTo("api-key-1");
+    }
+
+    @Test
+    void aStillInvalidEditIsRefusedAndTheDeadLetterStays() throws Exception {
+        String agent = Envelopes.uniqueAgent("edit");
+        String id = deadLetter("dlq-invalid-" + agent, agent, "wrong");
+
+        HttpResponse<String> refused = broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json",
+                "{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + agent + "\",\"message_type\":\"orders\",\"payload\":{}}");
+
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(refused.body()).get("details").toString()).contains("$.message_type");
+        assertThat(list("?agent=" + agent).get("total").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void aFixedEnvelopeReachesItsNewRecipient() throws Exception {
+        String agent = Envelopes.uniqueAgent("wrong");
+        String fixed = Envelopes.uniqueAgent("right");
+        String id = deadLetter("dlq-fixed-" + agent, agent, "not for me");
+
+        HttpResponse<String> replayed = broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json",
+                "{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + fixed + "\",\"message_type\":\"command\",\"payload\":{\"job\":2}}");
+
+        assertThat(replayed.statusCode()).isEqualTo(202);
+        Message delivered = broker.receiveOne("mas.agent." + fixed);
+        assertThat(delivered).isNotNull();
+        assertThat(delivered.getStringProperty("mas_ingress")).isEqualTo("replay");
+    }
+
+    @Test
+    void aDeadLetterCanBeDroppedOnceAndTheDropIsAudited() throws Exception {
+        String agent = Envelopes.uniqueAgent("drop");
+        String id = deadLetter("dlq-drop-" + agent, agent, "obsolete");
+
+        HttpResponse<String> dropped = delete(id);
+        assertThat(dropped.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(dropped.body()).get("deleted").asInt()).isEqualTo(1);
+        assertThat(delete(id).statusCode()).isEqualTo(404);
+        assertThat(broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json", "").statusCode())
+                .isEqualTo(404);
+        assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, id))).endsWith("deleted");
+    }
+
+}
