@@ -14,6 +14,13 @@ public final class MasNames {
     public static final String EXPIRED = "mas.expired";
     public static final String ALERTS = "mas.alerts";
 
+    /**
+     * An agent id: letters, digits and {@code : _ . -}, but never {@code ::}, which Artemis reads as
+     * address::queue (so an id could otherwise name a queue of its own choosing).
+     */
+    public static final String AGENT_ID_REGEX = "^(?!.*::)[A-Za-z0-9:_.-]{1,256}$";
+    public static final java.util.regex.Pattern AGENT_ID = java.util.regex.Pattern.compile(AGENT_ID_REGEX);
+
     /** The recipient id that addresses every known agent. */
     public static final String BROADCAST = "broadcast";
 
@@ -37,6 +44,11 @@ public final class MasNames {
     public static final String PROPERTY_ENVELOPE = "envelope";
     /** Exchange property: the JMS component that sends for this exchange ("jms" or "jmsNonTx"). */
     public static final String PROPERTY_SENDER = "masSender";
+    /**
+     * Exchange property: the id an envelope without one gets, derived from what carried it (JMS message id, file),
+     * so that a redelivery of the same input gets the same id and Artemis's duplicate detection still works.
+     */
+    public static final String PROPERTY_DEFAULT_ID = "masDefaultId";
     /** Exchange property: where the file ingress moves a processed file (".done" or ".error"). */
     public static final String PROPERTY_FILE_OUTCOME = "masFileOutcome";
 

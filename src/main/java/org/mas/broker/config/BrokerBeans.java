@@ -5,6 +5,8 @@ import java.time.Duration;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
+import org.apache.camel.LoggingLevel;
+import org.apache.camel.processor.errorhandler.RedeliveryPolicy;
 import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.spi.PropertiesComponent;
 import org.apache.camel.spi.Registry;
@@ -86,6 +88,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ledger", recorder);
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("countAttempt", new AttemptCounter(recorder));
+        registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
                 settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
@@ -102,6 +105,21 @@ public class BrokerBeans implements CamelConfiguration {
         int httpPort = Integer.parseInt(properties.resolveProperty("camel.server.port").orElse("8080"));
         context.addStartupListener(new JsonHttpErrors(httpPort, settings.maxMessageSize()));
         warnAboutApiKeys(settings);
+    }
+
+    /** retry_count redeliveries with exponential back-off; delays do not hold REST or file threads (async). */
+    static RedeliveryPolicy redeliveryPolicy(BrokerSettings settings) {
+        RedeliveryPolicy policy = new RedeliveryPolicy();
+        policy.setMaximumRedeliveries(settings.alertThresholds().retryCount());
+        policy.setRedeliveryDelay(settings.redelivery().initialDelayMs());
+        policy.setUseExponentialBackOff(true);
+        policy.setBackOffMultiplier(settings.redelivery().backoffMultiplier());
+        policy.setMaximumRedeliveryDelay(settings.redelivery().maxDelayMs());
+        policy.setRetryAttemptedLogLevel(LoggingLevel.WARN);
+        policy.setLogStackTrace(false);
+        policy.setLogExhausted(false);
+        policy.setAsyncDelayedRedelivery(true); // a transacted JMS exchange still retries on its own thread
+        return policy;
     }
 
     private static void warnAboutApiKeys(BrokerSettings settings) {

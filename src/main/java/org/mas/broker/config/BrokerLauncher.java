@@ -66,10 +66,6 @@ public final class BrokerLauncher {
         main.addInitialProperty("mas.queue.dlq", MasNames.DLQ);
         main.addInitialProperty("mas.queue.expired", MasNames.EXPIRED);
         main.addInitialProperty("mas.data-dir", settings.dataDir());
-        main.addInitialProperty("mas.redelivery.maximum", String.valueOf(settings.alertThresholds().retryCount()));
-        main.addInitialProperty("mas.redelivery.initial-delay", String.valueOf(settings.redelivery().initialDelayMs()));
-        main.addInitialProperty("mas.redelivery.multiplier", String.valueOf(settings.redelivery().backoffMultiplier()));
-        main.addInitialProperty("mas.redelivery.max-delay", String.valueOf(settings.redelivery().maxDelayMs()));
         // the HTTP server refuses bodies far over the limit before they are buffered; the REST route answers 413 below
         main.addInitialProperty("camel.server.maxBodySize", String.valueOf(settings.maxMessageSize() * 2 + 64 * 1024));
         overrides.forEach(main::addOverrideProperty);

@@ -38,7 +38,6 @@ public final class SettingsLoader {
     public static final Path DEFAULT_CONFIG_FILE = Path.of("config", "message-broker.yaml");
 
     private static final String DEFAULTS_RESOURCE = "/message-broker-defaults.yaml";
-    private static final Pattern AGENT_ID = Pattern.compile("^[A-Za-z0-9:_.-]{1,256}$");
     private static final Pattern DATABASE = Pattern.compile("^([A-Za-z0-9_.-]{1,128}|jdbc:.+)$");
     private static final Set<String> JSON_VALUED_LISTS = Set.of("agents", "api_keys");
 
@@ -284,8 +283,8 @@ public final class SettingsLoader {
         for (int i = 0; i < s.agents().size(); i++) {
             BrokerSettings.Agent agent = s.agents().get(i);
             String key = "agents[" + i + "]";
-            require(agent.id() != null && AGENT_ID.matcher(agent.id()).matches(), key + ".id",
-                    "must match " + AGENT_ID.pattern() + ", got '" + agent.id() + "'");
+            require(agent.id() != null && org.mas.broker.MasNames.AGENT_ID.matcher(agent.id()).matches(), key + ".id",
+                    "must match " + org.mas.broker.MasNames.AGENT_ID_REGEX + ", got '" + agent.id() + "'");
             require(!agent.id().equals(org.mas.broker.MasNames.BROADCAST), key + ".id", "'broadcast' is reserved");
             require(!agentIds.contains(agent.id()), key + ".id", "duplicate agent id '" + agent.id() + "'");
             agentIds.add(agent.id());

@@ -25,7 +25,6 @@ public class Acknowledgments {
     private static final Logger LOG = LoggerFactory.getLogger(Acknowledgments.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final Set<String> STATUSES = Set.of("processed", "failed", "rejected");
-    private static final Pattern AGENT_ID = Pattern.compile("^[A-Za-z0-9:_.-]{1,256}$");
 
     private final AckTracker tracker;
     private final RestResponses responses;
@@ -113,7 +112,7 @@ public class Acknowledgments {
         if (idInBody && !(ack.path("id").isTextual() && !ack.get("id").asText().isEmpty())) {
             problems.add("$.id: required, the acknowledged message's id");
         }
-        if (!(ack.path("agent").isTextual() && AGENT_ID.matcher(ack.get("agent").asText()).matches())) {
+        if (!(ack.path("agent").isTextual() && org.mas.broker.MasNames.AGENT_ID.matcher(ack.get("agent").asText()).matches())) {
             problems.add("$.agent: required, the acknowledging agent's id");
         }
         if (!(ack.path("status").isTextual() && STATUSES.contains(ack.get("status").asText()))) {

@@ -39,7 +39,6 @@ public class DeadLetterApi {
 
     public static final int MAX_PAGE_SIZE = 500;
     private static final int MAX_SCAN = 100_000;
-    private static final Pattern AGENT_ID = Pattern.compile("^[A-Za-z0-9:_.-]{1,256}$");
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final ConnectionFactory connectionFactory;
@@ -63,7 +62,7 @@ public class DeadLetterApi {
         List<String> conditions = new ArrayList<>();
         String agent = in.getHeader("agent", String.class);
         if (agent != null) {
-            if (AGENT_ID.matcher(agent).matches()) {
+            if (org.mas.broker.MasNames.AGENT_ID.matcher(agent).matches()) {
                 conditions.add(MasNames.HEADER_TARGET + " = '" + MasNames.agentQueue(agent) + "'");
             } else {
                 problems.add("agent: not an agent id");
@@ -130,7 +129,7 @@ public class DeadLetterApi {
             Exchange replay = new DefaultExchange(context);
             replay.getIn().setBody(envelope);
             replay.getIn().setHeader(MasNames.HEADER_INGRESS, "replay");
-            replay.setProperty(MasNames.PROPERTY_SENDER, "jms");
+            replay.setProperty(MasNames.PROPERTY_SENDER, org.mas.broker.queues.JmsConnections.TRANSACTED_COMPONENT);
             replay.setProperty(DeliveryPreparer.PROPERTY_REPLAY, java.util.UUID.randomUUID().toString());
             producer().send("direct:accept", replay);
             InvalidEnvelopeException invalid = replay.getProperty(Exchange.EXCEPTION_CAUGHT, InvalidEnvelopeException.class);

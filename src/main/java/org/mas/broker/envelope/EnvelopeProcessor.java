@@ -73,7 +73,7 @@ public class EnvelopeProcessor {
             throw new InvalidEnvelopeException("empty message: expected a JSON envelope");
         }
         checkSize(bytes.length);
-        Envelope envelope = normalize(parse(bytes));
+        Envelope envelope = normalize(parse(bytes), exchange.getProperty(MasNames.PROPERTY_DEFAULT_ID, String.class));
         exchange.setProperty(MasNames.PROPERTY_ENVELOPE, envelope);
         in.setBody(envelope.toJson());
         in.setHeader(MasNames.HEADER_ID, envelope.getId());
@@ -111,8 +111,9 @@ public class EnvelopeProcessor {
         try {
             node = MAPPER.readTree(bytes);
         } catch (JsonProcessingException e) {
-            throw new InvalidEnvelopeException("not valid JSON", List.of(e.getOriginalMessage()
-                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"));
+            String where = e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+            throw new InvalidEnvelopeException("not valid JSON", List.of(e.getOriginalMessage() + where));
         } catch (IOException e) {
             throw new InvalidEnvelopeException("not valid JSON", List.of(String.valueOf(e.getMessage())));
         }
@@ -152,8 +153,13 @@ public class EnvelopeProcessor {
     }
 
     Envelope normalize(ObjectNode in) {
+        return normalize(in, null);
+    }
+
+    /** @param defaultId the id for an envelope without one (derived from its carrier), or null for a random UUID */
+    Envelope normalize(ObjectNode in, String defaultId) {
         ObjectNode out = MAPPER.createObjectNode();
-        out.put("id", in.hasNonNull("id") ? in.get("id").asText() : UUID.randomUUID().toString());
+        out.put("id", in.hasNonNull("id") ? in.get("id").asText() : defaultId != null ? defaultId : UUID.randomUUID().toString());
         out.set("from_agent", in.get("from_agent"));
         if (in.has("to_agent")) {
             out.set("to_agent", in.get("to_agent"));

@@ -18,8 +18,10 @@ import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.config.BrokerSettings;
+import org.mas.broker.envelope.Envelope;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.envelope.InvalidEnvelopeException;
+import org.mas.broker.queues.JmsConnections;
 
 /**
  * What every ingress does before the shared pipeline: drop what the sender put in headers (so nothing untrusted
@@ -39,7 +41,17 @@ public class IngressGuard {
     private static final Logger LOG = LoggerFactory.getLogger(IngressGuard.class);
     private static final Set<String> REST_HEADERS_KEPT = Set.of(API_KEY_HEADER.toLowerCase(Locale.ROOT), "content-type");
 
+    /** As many ids as Artemis's duplicate-id cache keeps per address by default. */
+    private static final int RECENT_IDS = 20_000;
+
     private final EnvelopeProcessor envelopes;
+    private final Map<String, Boolean> recentIds = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>(1024, 0.75f, false) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                    return size() > RECENT_IDS;
+                }
+            });
     private final Map<String, byte[]> apiKeyDigests;
 
     public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys) {
@@ -61,10 +73,11 @@ public class IngressGuard {
         in.removeHeaders("*");
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
         exchange.setProperty(PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
+        exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, derivedId("jms:" + jms.getJMSMessageID()));
         // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
         // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
         // a duplicate inside a transaction would roll the whole transaction back, again and again.
-        exchange.setProperty(MasNames.PROPERTY_SENDER, jms.getJMSRedelivered() ? "jmsNonTx" : "jms");
+        exchange.setProperty(MasNames.PROPERTY_SENDER, jms.getJMSRedelivered() ? JmsConnections.NON_TRANSACTED_COMPONENT : JmsConnections.TRANSACTED_COMPONENT);
         // camel-jms does not flag the exchange of a locally transacted consumer; whatever waits for the commit needs it
         exchange.getExchangeExtension().setTransacted(true);
         if (jms instanceof TextMessage text) {
@@ -87,6 +100,21 @@ public class IngressGuard {
         }
     }
 
+    /**
+     * A message id this router forwarded recently, arriving again as a first delivery (an agent re-sending), is sent
+     * outside the consuming transaction too: inside it, Artemis's duplicate detection would roll the transaction back
+     * instead of dropping the copy. Ids seen by another router instance still take that one rollback.
+     */
+    public void sendResentIdempotently(Exchange exchange) {
+        if (!exchange.isTransacted()) {
+            return;
+        }
+        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        if (recentIds.put(envelope.getId(), Boolean.TRUE) != null) {
+            exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
+        }
+    }
+
     /** The sender's application properties: none of JMS's, Camel's, Artemis's or the broker's own (mas_*). */
     private static Map<String, Object> senderProperties(Map<String, Object> headers) {
         Map<String, Object> kept = new java.util.LinkedHashMap<>();
@@ -103,11 +131,12 @@ public class IngressGuard {
     /** REST ingress: 401 without a valid key, 415 unless JSON, 413 over the size limit. */
     public void fromRest(Exchange exchange) throws RequestRejectedException {
         Message in = exchange.getIn();
+        refuseQueryCredentials(in);
         String key = in.getHeader(API_KEY_HEADER, String.class);
         String contentType = in.getHeader(Exchange.CONTENT_TYPE, String.class);
         in.getHeaders().keySet().removeIf(name -> !REST_HEADERS_KEPT.contains(name.toLowerCase(Locale.ROOT)));
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_REST);
-        exchange.setProperty(MasNames.PROPERTY_SENDER, "jms");
+        exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.TRANSACTED_COMPONENT);
         exchange.setProperty(PROPERTY_API_KEY_NAME, authenticate(key));
         in.removeHeader(API_KEY_HEADER);
         if (!isJson(contentType)) {
@@ -120,11 +149,31 @@ public class IngressGuard {
                     List.of(body.length + " bytes, the limit is " + envelopes.getMaxMessageSize()));
         }
         in.setBody(body);
+        in.removeHeader(Exchange.CONTENT_TYPE); // not a property of the queued message
+    }
+
+    /**
+     * The HTTP server turns query parameters into headers: a key or content type given in the query string would
+     * pass for the header. They are refused (a key in a URL ends up in logs).
+     */
+    private static void refuseQueryCredentials(Message in) throws RequestRejectedException {
+        String query = in.getHeader(Exchange.HTTP_QUERY, String.class);
+        if (query == null || query.isEmpty()) {
+            return;
+        }
+        for (String parameter : query.split("&")) {
+            String name = java.net.URLDecoder.decode(parameter.split("=", 2)[0], StandardCharsets.UTF_8).toLowerCase(Locale.ROOT);
+            if (REST_HEADERS_KEPT.contains(name)) {
+                throw new RequestRejectedException(400, "header given as a query parameter",
+                        List.of("send " + name + " as an HTTP header, not in the query string"));
+            }
+        }
     }
 
     /** REST calls other than message submission: only the key is checked. */
     public void authenticateRest(Exchange exchange) throws RequestRejectedException {
         Message in = exchange.getIn();
+        refuseQueryCredentials(in);
         exchange.setProperty(PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
         in.removeHeader(API_KEY_HEADER);
     }
@@ -134,12 +183,19 @@ public class IngressGuard {
         Message in = exchange.getIn();
         in.getHeaders().keySet().removeIf(name -> !name.startsWith("CamelFile"));
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_FILE);
-        exchange.setProperty(MasNames.PROPERTY_SENDER, "jms");
+        exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.TRANSACTED_COMPONENT);
         exchange.setProperty(MasNames.PROPERTY_FILE_OUTCOME, ".done");
+        exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, derivedId("file:" + in.getHeader(Exchange.FILE_PATH, String.class)
+                + ":" + in.getHeader(Exchange.FILE_LAST_MODIFIED, Long.class) + ":" + in.getHeader(Exchange.FILE_LENGTH, Long.class)));
         Long length = in.getHeader(Exchange.FILE_LENGTH, Long.class);
         if (length != null) {
             envelopes.checkSize(length);
         }
+    }
+
+    /** A UUID that is always the same for the same input. */
+    static String derivedId(String source) {
+        return java.util.UUID.nameUUIDFromBytes(source.getBytes(StandardCharsets.UTF_8)).toString();
     }
 
     /** @return the name of the matching key; every configured key is compared, in constant time. */

@@ -2,6 +2,7 @@ package org.mas.broker.ingress;
 
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -50,8 +51,24 @@ public class JsonHttpErrors implements StartupListener {
                 default -> respond(ctx, 500, "internal error", "the request could not be processed");
             }
         });
-        // after every API and management route: nothing else matched this path
-        router.route().last().handler(ctx -> respond(ctx, 404, "not found", "no resource at " + ctx.request().path()));
+        // after every API and management route: nothing matched this method and path
+        List<Pattern> apiPaths = context.getRestRegistry().listAllRestServices().stream()
+                .map(service -> Pattern.compile(Pattern.quote(join(service.getBasePath(), service.getUriTemplate()))
+                        .replaceAll("\\{[^/}]+}", "\\\\E[^/]+\\\\Q")))
+                .toList();
+        router.route().last().handler(ctx -> {
+            String path = ctx.request().path();
+            if (apiPaths.stream().anyMatch(p -> p.matcher(path).matches())) {
+                respond(ctx, 405, "method not allowed", ctx.request().method() + " is not supported on " + path);
+            } else {
+                respond(ctx, 404, "not found", "no resource at " + path);
+            }
+        });
+    }
+
+    private static String join(String base, String template) {
+        String path = (base == null ? "" : base) + (template == null ? "" : (template.startsWith("/") ? "" : "/") + template);
+        return path.endsWith("/") && path.length() > 1 ? path.substring(0, path.length() - 1) : path;
     }
 
     private static void respond(RoutingContext ctx, int status, String error, String detail) {

@@ -25,7 +25,7 @@ public class RestResponses {
     public void accepted(Exchange exchange) {
         Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("id", envelope.getId());
+        body.put("id", envelope == null ? null : envelope.getId()); // null: it failed before it was read, and is parked
         body.put("status", "accepted");
         respond(exchange, 202, body);
     }

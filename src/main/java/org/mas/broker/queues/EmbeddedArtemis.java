@@ -142,11 +142,10 @@ public class EmbeddedArtemis extends ServiceSupport {
             // message on mas.dlq as a poison message.
             config.addAddressSetting(MasNames.INBOUND, new AddressSettings()
                     .setRedeliveryDelay(0L).setMaxDeliveryAttempts(settings.alertThresholds().retryCount() + 2));
-            // Where messages are parked: nothing is ever moved on or dropped from there by the broker.
+            // Where messages are parked: nothing is ever moved on or dropped from there by the broker, and what an
+            // operator's session rolls back (a refused replay) is visible again at once.
             for (String parking : new String[] {MasNames.DLQ, MasNames.EXPIRED, MasNames.INVALID}) {
-                config.addAddressSetting(parking, new AddressSettings()
-                        .setDeadLetterAddress(SimpleString.of("")).setExpiryAddress(SimpleString.of(""))
-                        .setMaxDeliveryAttempts(-1));
+                config.addAddressSetting(parking, new AddressSettings().setMaxDeliveryAttempts(-1).setRedeliveryDelay(0L));
             }
             config.addAddressSetting(MasNames.ALERTS, new AddressSettings()
                     .setDefaultAddressRoutingType(RoutingType.MULTICAST).setDefaultQueueRoutingType(RoutingType.MULTICAST));

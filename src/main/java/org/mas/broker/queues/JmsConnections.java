@@ -62,6 +62,7 @@ public final class JmsConnections {
         configuration.setCacheLevelName("CACHE_CONSUMER");
         configuration.setPreserveMessageQos(true); // JMSPriority, JMSExpiration, JMSDeliveryMode from headers
         configuration.setDeliveryPersistent(true);
+        configuration.setRecoveryInterval(1000); // a consumer whose commit failed is back within a second
         JmsComponent component = new JmsComponent(configuration);
         component.setHeaderFilterStrategy(new CaseInsensitiveHeaderFilterStrategy());
         return component;

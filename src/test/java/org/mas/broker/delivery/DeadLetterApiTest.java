@@ -121,7 +121,7 @@ class DeadLetterApiTest {
 
         assertThat(refused.statusCode()).isEqualTo(400);
         assertThat(JSON.readTree(refused.body()).get("details").toString()).contains("$.message_type");
-        assertThat(list("?agent=" + agent).get("total").asInt()).isEqualTo(1);
+        await().untilAsserted(() -> assertThat(list("?agent=" + agent).get("total").asInt()).isEqualTo(1));
     }
 
     @Test

@@ -122,6 +122,18 @@ class DeliveryGuaranteesTest {
     }
 
     @Test
+    void anEnvelopeWithoutIdKeepsOneIdAcrossRedeliveriesAndIsQueuedOnce() throws Exception {
+        String agent = Envelopes.uniqueAgent("noid");
+        ROLLBACK_PLAN.put(agent, List.of(true, true, false));
+
+        broker.sendText("mas.inbound", Envelopes.to("a", agent), Map.of(MARKER, agent));
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(ATTEMPTS.get(agent)).hasValue(3));
+        await().untilAsserted(() -> assertThat(broker.depth("mas.inbound")).isZero());
+        assertThat(broker.receive("mas.agent." + agent, 5)).hasSize(1);
+    }
+
+    @Test
     void aFailedSendIsRetriedThenSucceedsOnce() throws Exception {
         String agent = Envelopes.uniqueAgent("flaky");
         SEND_FAILURES_LEFT.put("mas.agent." + agent, new AtomicInteger(2));
@@ -179,9 +191,12 @@ class DeliveryGuaranteesTest {
 
     private static Message receiveDeadLetter(String id) throws Exception {
         var session = broker.session();
-        var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'");
-        Message message = consumer.receive(20_000);
-        assertThat(message).as("dead letter " + id).isNotNull();
-        return message;
+        try (var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
+            Message message = consumer.receive(20_000);
+            assertThat(message).as("dead letter " + id).isNotNull();
+            return message;
+        } finally {
+            session.close();
+        }
     }
 }

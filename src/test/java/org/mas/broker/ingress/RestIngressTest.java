@@ -55,6 +55,9 @@ class RestIngressTest {
         TextMessage message = (TextMessage) broker.receiveOne("mas.agent." + agent);
         assertThat(message).isNotNull();
         assertThat(message.getStringProperty("mas_id")).isEqualTo(id);
+        assertThat(java.util.Collections.list(message.getPropertyNames()))
+                .allMatch(name -> name.toString().startsWith("mas_") || name.toString().startsWith("JMS")
+                        || name.toString().startsWith("_AMQ") || name.toString().startsWith("__AMQ"));
         assertThat(message.getStringProperty("mas_from")).isEqualTo("ui");
         assertThat(message.getStringProperty("mas_type")).isEqualTo("request");
         assertThat(message.getStringProperty("mas_correlation_id")).isEqualTo("c-1");
@@ -133,6 +136,36 @@ class RestIngressTest {
         HttpResponse<String> notFound = broker.get("/api/nothing-here", RunningBroker.API_KEY);
         assertThat(notFound.statusCode()).isEqualTo(404);
         assertThat(JSON.readTree(notFound.body()).get("error").asText()).isEqualTo("not found");
+        HttpResponse<String> wrongMethod = broker.get("/api/messages", RunningBroker.API_KEY);
+        assertThat(wrongMethod.statusCode()).isEqualTo(405);
+        assertThat(JSON.readTree(wrongMethod.body()).get("error").asText()).isEqualTo("method not allowed");
+        assertThat(broker.send(HttpRequest.newBuilder(broker.uri("/api/messages/some-id/ack"))
+                .header("X-API-Key", RunningBroker.API_KEY).DELETE()).statusCode()).isEqualTo(405);
+    }
+
+    @Test
+    void anApiKeyInTheQueryStringIsRefused() throws Exception {
+        HttpResponse<String> response = broker.post("/api/messages?X-API-Key=" + RunningBroker.API_KEY
+                + "&Content-Type=application/json", null, null, Envelopes.to("a", "b"));
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(response.body()).get("details").get(0).asText()).contains("as an HTTP header");
+        assertThat(broker.get("/api/schema/envelope?x-api-key=" + RunningBroker.API_KEY, null).statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void anAgentIdThatWouldNameAQueueIsRefused() throws Exception {
+        HttpResponse<String> response = broker.postMessage(Envelopes.to("a", "victim::stolen"));
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(response.body()).get("details").toString()).contains("$.to_agent");
+        assertThat(broker.queueExists("stolen")).isFalse();
+    }
+
+    @Test
+    void jsonBeyondTheParserLimitsIsA400() throws Exception {
+        String deep = "{\"payload\":" + "[".repeat(2000) + "]".repeat(2000) + "}";
+        HttpResponse<String> response = broker.postMessage(deep);
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(response.body()).get("error").asText()).isEqualTo("not valid JSON");
     }
 
     @Test

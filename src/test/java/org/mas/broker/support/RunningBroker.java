@@ -46,7 +46,7 @@ public final class RunningBroker implements AutoCloseable {
     private final Path dataDir;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private ActiveMQConnectionFactory agentConnectionFactory;
-    private final List<Connection> connections = new ArrayList<>();
+    private Connection agentConnection;
 
     private RunningBroker(Main main, int httpPort, int brokerPort, Path dataDir) {
         this.main = main;
@@ -117,14 +117,14 @@ public final class RunningBroker implements AutoCloseable {
 
     // ---- JMS, as an agent connecting over TCP
 
+    /** A new session on one shared agent connection; close it when done. */
     public synchronized Session session() throws JMSException {
-        if (agentConnectionFactory == null) {
+        if (agentConnection == null) {
             agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort);
+            agentConnection = agentConnectionFactory.createConnection();
+            agentConnection.start();
         }
-        Connection connection = agentConnectionFactory.createConnection();
-        connection.start();
-        connections.add(connection);
-        return connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        return agentConnection.createSession(false, Session.AUTO_ACKNOWLEDGE);
     }
 
     public void sendText(String queue, String text, Map<String, Object> properties) throws JMSException {
@@ -133,9 +133,11 @@ public final class RunningBroker implements AutoCloseable {
         for (Map.Entry<String, Object> p : properties.entrySet()) {
             message.setObjectProperty(p.getKey(), p.getValue());
         }
-        MessageProducer producer = session.createProducer(session.createQueue(queue));
-        producer.send(message);
-        session.close();
+        try (MessageProducer producer = session.createProducer(session.createQueue(queue))) {
+            producer.send(message);
+        } finally {
+            session.close();
+        }
     }
 
     /** Receives up to {@code max} messages, waiting up to 10 s for the first and 1 s for each next. */
@@ -152,6 +154,7 @@ public final class RunningBroker implements AutoCloseable {
             message = consumer.receive(1_000);
         }
         consumer.close();
+        session.close();
         return messages;
     }
 
@@ -196,9 +199,9 @@ public final class RunningBroker implements AutoCloseable {
 
     @Override
     public void close() {
-        for (Connection connection : connections) {
+        if (agentConnection != null) {
             try {
-                connection.close();
+                agentConnection.close();
             } catch (JMSException ignored) {
                 // the broker may be gone already
             }

@@ -79,7 +79,9 @@ public final class LedgerDatabases implements AutoCloseable {
         }
         all.add(dataSource);
         Flyway.configure().dataSource(dataSource).locations("classpath:db/" + store)
-                .table("flyway_history_" + store).baselineOnMigrate(true).load().migrate();
+                .table("flyway_history_" + store)
+                // stores may share one database: a schema that holds another store's tables is baselined at 0, not 1
+                .baselineOnMigrate(true).baselineVersion("0").load().migrate();
         LOG.info("Ledger store '{}' ready: {}", store, redact(dataSource.getJdbcUrl()));
         return dataSource;
     }
