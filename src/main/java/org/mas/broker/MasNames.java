@@ -13,6 +13,8 @@ public final class MasNames {
     public static final String DLQ = "mas.dlq";
     public static final String EXPIRED = "mas.expired";
     public static final String ALERTS = "mas.alerts";
+    /** The broker's expiry address: the router records what arrives there, then moves it on to mas.expired. */
+    public static final String EXPIRED_LEDGER = "mas.expired.ledger";
 
     /**
      * An agent id: letters, digits and {@code : _ . -}, but never {@code ::}, which Artemis reads as

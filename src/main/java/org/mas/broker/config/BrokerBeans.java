@@ -22,6 +22,7 @@ import org.mas.broker.delivery.DeadLetterApi;
 import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.LedgerCleanup;
 import org.mas.broker.delivery.ledger.LedgerDatabases;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.delivery.ledger.MessagesApi;
@@ -54,7 +55,8 @@ public class BrokerBeans implements CamelConfiguration {
         String brokerUrl = settings.brokerUrl();
         if (settings.embeddedBroker()) {
             embedded = new EmbeddedArtemis(settings, properties.resolveProperty("mas.embedded-broker.acceptor")
-                    .orElse("tcp://127.0.0.1:61616?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE"));
+                    .orElse("tcp://127.0.0.1:61616?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE"),
+                    Long.parseLong(properties.resolveProperty("mas.embedded-broker.expiry-scan-period-ms").orElse("5000")));
             brokerUrl = embedded.inVmUrl();
             registry.bind(EmbeddedArtemis.BEAN_NAME, embedded);
         } else {
@@ -87,6 +89,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
+        registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         registry.bind("countAttempt", new AttemptCounter(recorder));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),

@@ -23,7 +23,8 @@ public record BrokerSettings(
         String brokerUrl,
         List<Agent> agents,
         Redelivery redelivery,
-        int ackTimeout) {
+        int ackTimeout,
+        long ledgerRetention) {
 
     public static final String BEAN_NAME = "brokerSettings";
 

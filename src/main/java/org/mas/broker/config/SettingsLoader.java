@@ -250,6 +250,10 @@ public final class SettingsLoader {
         require(s.cleanupInterval() > 0, "cleanup_interval", "must be a number of seconds > 0, got " + s.cleanupInterval());
         require(s.ackTimeout() > 0, "ack_timeout", "must be a number of seconds > 0, got " + s.ackTimeout());
         BrokerSettings.AlertThresholds t = s.alertThresholds();
+        long longestAckCycle = (t.retryCount() + 1L) * (s.ackTimeout() + s.redelivery().maxDelayMs() / 1000 + 1);
+        require(s.ledgerRetention() > longestAckCycle, "ledger_retention", "must be a number of seconds longer than the "
+                + "longest acknowledgment cycle ((retry_count + 1) x (ack_timeout + redelivery.max_delay_ms)), "
+                + longestAckCycle + " s, got " + s.ledgerRetention());
         require(t.queueSize() > 0, "alert_thresholds.queue_size", "must be > 0, got " + t.queueSize());
         require(t.deliveryLatency() > 0, "alert_thresholds.delivery_latency", "must be a number of ms > 0, got " + t.deliveryLatency());
         require(t.failureRate() >= 0 && t.failureRate() <= 1, "alert_thresholds.failure_rate",

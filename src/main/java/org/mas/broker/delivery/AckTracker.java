@@ -94,6 +94,9 @@ public class AckTracker extends ServiceSupport {
 
     /** A copy that needs an acknowledgment was queued (its transaction, if any, has committed). */
     private void onStep(LedgerEvent event) {
+        if (event.kind() == Kind.EXPIRED && event.recipient() != null) {
+            copies.remove(key(event.messageId(), event.recipient())); // nothing to redeliver once it expired
+        }
         if (event.kind() == Kind.QUEUED && event.requiresAck() && event.message() != null && event.recipient() != null) {
             LedgerEvent.AcceptedMessage m = event.message();
             copies.putIfAbsent(key(event.messageId(), event.recipient()), new Copy(event.messageId(), event.recipient(),

@@ -40,9 +40,12 @@ public class EmbeddedArtemis extends ServiceSupport {
     private final int inVmId = IN_VM_IDS.incrementAndGet();
     private EmbeddedActiveMQ embedded;
 
-    public EmbeddedArtemis(BrokerSettings settings, String acceptorUrl) {
+    private final long expiryScanPeriodMs;
+
+    public EmbeddedArtemis(BrokerSettings settings, String acceptorUrl, long expiryScanPeriodMs) {
         this.settings = settings;
         this.acceptorUrl = acceptorUrl;
+        this.expiryScanPeriodMs = expiryScanPeriodMs;
     }
 
     /** The URL the router's own connections use: in-VM, no network hop. */
@@ -74,7 +77,9 @@ public class EmbeddedArtemis extends ServiceSupport {
         config.addAcceptorConfiguration("artemis", acceptor);
         config.addAcceptorConfiguration("in-vm", inVmUrl());
         AddressSettingsPolicy.apply(config, settings);
-        for (String queue : new String[] {MasNames.INBOUND, MasNames.ACKS, MasNames.INVALID, MasNames.DLQ, MasNames.EXPIRED}) {
+        config.setMessageExpiryScanPeriod(expiryScanPeriodMs);
+        for (String queue : new String[] {MasNames.INBOUND, MasNames.ACKS, MasNames.INVALID, MasNames.DLQ, MasNames.EXPIRED,
+                MasNames.EXPIRED_LEDGER}) {
             config.addQueueConfiguration(QueueConfiguration.of(queue).setAddress(queue)
                     .setRoutingType(RoutingType.ANYCAST).setDurable(true));
         }
@@ -124,7 +129,8 @@ public class EmbeddedArtemis extends ServiceSupport {
             config.addAddressSetting("#", new AddressSettings()
                     .setDeadLetterAddress(address(MasNames.DLQ)).setExpiryAddress(address(MasNames.EXPIRED)));
             // Every mas.* address: anycast queues created on first use and kept, paging instead of unbounded memory,
-            // dead letters to mas.dlq and expired messages to mas.expired. Redelivery to consumers (agents) is the
+            // dead letters to mas.dlq and expired messages to mas.expired, through mas.expired.ledger where the router
+            // records them first. Redelivery to consumers (agents) is the
             // broker's: retry_count redeliveries with the same back-off as the router's.
             config.addAddressSetting("mas.#", new AddressSettings()
                     .setAutoCreateAddresses(true).setAutoCreateQueues(true)
@@ -132,7 +138,7 @@ public class EmbeddedArtemis extends ServiceSupport {
                     .setDefaultAddressRoutingType(RoutingType.ANYCAST).setDefaultQueueRoutingType(RoutingType.ANYCAST)
                     .setAddressFullMessagePolicy(AddressFullMessagePolicy.PAGE)
                     .setMaxSizeBytes(10L * 1024 * 1024)
-                    .setDeadLetterAddress(address(MasNames.DLQ)).setExpiryAddress(address(MasNames.EXPIRED))
+                    .setDeadLetterAddress(address(MasNames.DLQ)).setExpiryAddress(address(MasNames.EXPIRED_LEDGER))
                     .setMaxDeliveryAttempts(settings.alertThresholds().retryCount() + 1)
                     .setRedeliveryDelay(redelivery.initialDelayMs())
                     .setRedeliveryMultiplier(redelivery.backoffMultiplier())
@@ -144,7 +150,7 @@ public class EmbeddedArtemis extends ServiceSupport {
                     .setRedeliveryDelay(0L).setMaxDeliveryAttempts(settings.alertThresholds().retryCount() + 2));
             // Where messages are parked: nothing is ever moved on or dropped from there by the broker, and what an
             // operator's session rolls back (a refused replay) is visible again at once.
-            for (String parking : new String[] {MasNames.DLQ, MasNames.EXPIRED, MasNames.INVALID}) {
+            for (String parking : new String[] {MasNames.DLQ, MasNames.EXPIRED, MasNames.INVALID, MasNames.EXPIRED_LEDGER}) {
                 config.addAddressSetting(parking, new AddressSettings().setMaxDeliveryAttempts(-1).setRedeliveryDelay(0L));
             }
             config.addAddressSetting(MasNames.ALERTS, new AddressSettings()

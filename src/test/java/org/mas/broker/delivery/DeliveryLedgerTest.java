@@ -2,6 +2,7 @@ package org.mas.broker.delivery;
 
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -99,6 +100,38 @@ class DeliveryLedgerTest {
                 assertThat(events(status(again, id))).as(id).containsExactly("accepted", "queued");
             }
             assertThat(again.depth("mas.agent." + agent)).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aCopyThatExpiresBeforeItIsConsumedLandsOnExpiredAndIsRecordedAsExpired() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of(),
+                Map.of("mas.embedded-broker.expiry-scan-period-ms", "200"))) {
+            String agent = Envelopes.uniqueAgent("late");
+            broker.postMessage("{\"id\":\"ledger-ttl\",\"from_agent\":\"a\",\"to_agent\":\"" + agent
+                    + "\",\"message_type\":\"event\",\"payload\":{},\"ttl\":1}");
+
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(status(broker, "ledger-ttl")
+                    .get("recipients").get(0).get("status").asText())
+                    .as("agent %d expired %d ledger %d", broker.depth("mas.agent." + agent), broker.depth("mas.expired"),
+                            broker.depth("mas.expired.ledger"))
+                    .isEqualTo("expired"));
+            assertThat(broker.depth("mas.agent." + agent)).isZero();
+            assertThat(broker.depth("mas.expired")).isEqualTo(1);
+            assertThat(broker.receiveOne("mas.expired").getStringProperty("mas_id")).isEqualTo("ledger-ttl");
+        }
+    }
+
+    @Test
+    void recordsOlderThanTheRetentionAreCleanedUp() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_LEDGER_RETENTION", "3",
+                "MESSAGE_BROKER_CLEANUP_INTERVAL", "1", "MESSAGE_BROKER_ACK_TIMEOUT", "1",
+                "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "0"))) {
+            broker.postMessage(Envelopes.withId("ledger-old", "a", Envelopes.uniqueAgent("b")));
+            assertThat(status(broker, "ledger-old").get("timeline")).hasSize(2);
+
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                    assertThat(broker.get("/api/messages/ledger-old", RunningBroker.API_KEY).statusCode()).isEqualTo(404));
         }
     }
 

@@ -350,6 +350,37 @@ public class DeliveryLedger extends ServiceSupport {
         return Optional.of(new MessageStatus(messageId, message, recipients, timeline));
     }
 
+    /**
+     * Removes what is older than {@code cutoff}, {@code batch} rows per statement so that no transaction grows large.
+     * A copy still waiting for an acknowledgment is kept.
+     * @return rows removed
+     */
+    public int removeOlderThan(Instant cutoff, int batch) throws SQLException {
+        Timestamp before = Timestamp.from(cutoff);
+        int removed = 0;
+        removed += deleteInBatches(databases.delivery(), "DELETE FROM delivery_events WHERE seq IN (SELECT seq FROM "
+                + "delivery_events WHERE at < ? FETCH FIRST " + batch + " ROWS ONLY)", before, batch);
+        removed += deleteInBatches(databases.delivery(), "DELETE FROM deliveries WHERE (message_id, recipient) IN "
+                + "(SELECT message_id, recipient FROM deliveries WHERE updated_at < ? AND NOT (requires_ack = TRUE AND "
+                + "status IN ('queued', 'retrying', 'failed')) FETCH FIRST " + batch + " ROWS ONLY)", before, batch);
+        removed += deleteInBatches(databases.messages(), "DELETE FROM messages WHERE id IN (SELECT id FROM messages "
+                + "WHERE accepted_at < ? FETCH FIRST " + batch + " ROWS ONLY)", before, batch);
+        return removed;
+    }
+
+    private static int deleteInBatches(DataSource dataSource, String sql, Timestamp before, int batch) throws SQLException {
+        int total = 0;
+        try (Connection c = dataSource.getConnection(); PreparedStatement delete = c.prepareStatement(sql)) {
+            int deleted;
+            do {
+                delete.setTimestamp(1, before);
+                deleted = delete.executeUpdate();
+                total += deleted;
+            } while (deleted == batch);
+        }
+        return total;
+    }
+
     /** The status of one recipient's copy, if the ledger has it. */
     public Optional<String> deliveryStatus(String messageId, String agent) throws SQLException {
         flush(Duration.ofSeconds(5));

@@ -83,6 +83,42 @@ public class LedgerRecorder {
                 exchange.getIn().getHeader("JMSExpiration", 0L, Long.class));
     }
 
+    /**
+     * A message that expired before it was consumed, from the broker's expiry address mas.expired.ledger: recorded,
+     * and readied to go on, body and properties as they were, to mas.expired.
+     */
+    public void expired(Exchange exchange) throws jakarta.jms.JMSException {
+        jakarta.jms.Message message = exchange.getIn().getBody(jakarta.jms.Message.class);
+        org.apache.camel.Message in = exchange.getIn();
+        in.removeHeaders("*");
+        for (Object name : java.util.Collections.list(message.getPropertyNames())) {
+            String property = name.toString();
+            if (!property.startsWith("JMS") && !org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy.isCamelHeader(property)) {
+                in.setHeader(property, message.getObjectProperty(property));
+            }
+        }
+        in.setHeader("JMSExpiration", 0L);
+        if (message instanceof jakarta.jms.TextMessage text) {
+            in.setBody(text.getText());
+        } else if (message instanceof jakarta.jms.BytesMessage bytes) {
+            byte[] body = new byte[(int) bytes.getBodyLength()];
+            bytes.readBytes(body);
+            in.setBody(body);
+        } else {
+            in.setBody(""); // never deserialized
+        }
+        String id = message.getStringProperty(MasNames.HEADER_ID);
+        String origin = message.getStringProperty("_AMQ_ORIG_ADDRESS");
+        if (id == null) {
+            return; // not one of the broker's messages: it only moves on
+        }
+        String agent = origin != null && origin.startsWith(MasNames.AGENT_QUEUE_PREFIX)
+                ? origin.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
+        ledger.submit(new LedgerEvent(LedgerEvent.Kind.EXPIRED, id, agent, 0, Instant.now(),
+                "expired on " + origin, null, message.propertyExists(MasNames.HEADER_REQUIRES_ACK)
+                && message.getBooleanProperty(MasNames.HEADER_REQUIRES_ACK), null, null));
+    }
+
     private void record(Exchange exchange, LedgerEvent event) {
         if (!exchange.isTransacted()) {
             ledger.submit(event);
