@@ -19,6 +19,7 @@ import org.mas.broker.delivery.AckTracker;
 import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
 import org.mas.broker.delivery.DeadLetterApi;
+import org.mas.broker.delivery.HttpDelivery;
 import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
@@ -99,6 +100,7 @@ public class BrokerBeans implements CamelConfiguration {
         context.addService(tracker, true, true);
         registry.bind("ackTracker", tracker);
         registry.bind("acks", new Acknowledgments(tracker, restResponses));
+        registry.bind("httpDelivery", new HttpDelivery(envelopes));
         registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), ledger, restResponses));
 
         HealthCheckRegistry health = HealthCheckRegistry.get(context);

@@ -4,7 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import org.apache.camel.CamelContext;
+import org.apache.camel.builder.TemplatedRouteBuilder;
+import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
+import org.apache.camel.main.MainListenerSupport;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
@@ -71,6 +75,22 @@ public final class BrokerLauncher {
         // the HTTP server refuses bodies far over the limit before they are buffered; the REST route answers 413 below
         main.addInitialProperty("camel.server.maxBodySize", String.valueOf(settings.maxMessageSize() * 2 + 64 * 1024));
         overrides.forEach(main::addOverrideProperty);
+        main.addMainListener(new MainListenerSupport() {
+            @Override
+            public void afterConfigure(BaseMainSupport configured) {
+                addHttpDeliveryRoutes(configured.getCamelContext(), settings);
+            }
+        });
         return main;
+    }
+
+    /** One route from the template in routes/delivery/http-endpoints.yaml per agent that has an HTTP endpoint. */
+    private static void addHttpDeliveryRoutes(CamelContext context, BrokerSettings settings) {
+        for (BrokerSettings.Agent agent : settings.agents()) {
+            if (agent.endpoint() != null) {
+                TemplatedRouteBuilder.builder(context, "http-delivery").routeId("http-delivery-" + agent.id())
+                        .parameter("agent", agent.id()).parameter("endpoint", agent.endpoint()).add();
+            }
+        }
     }
 }

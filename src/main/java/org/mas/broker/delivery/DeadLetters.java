@@ -63,6 +63,11 @@ public class DeadLetters {
         if (cause instanceof org.mas.broker.routing.UnroutableException) {
             return cause.getMessage();
         }
+        if (cause instanceof org.apache.camel.http.base.HttpOperationFailedException http) {
+            String body = http.getResponseBody() == null ? "" : http.getResponseBody().strip();
+            return "HTTP " + http.getStatusCode() + " from " + http.getUri()
+                    + (body.isEmpty() ? "" : ": " + (body.length() > 300 ? body.substring(0, 300) + "..." : body));
+        }
         // wrappers (Spring's JMS exceptions, Camel's) say little: name the deepest cause that has a message
         Throwable root = cause;
         for (Throwable t = cause; t != null; t = t.getCause()) {

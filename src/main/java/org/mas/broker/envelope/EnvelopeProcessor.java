@@ -88,6 +88,15 @@ public class EnvelopeProcessor {
         in.setHeader("JMSExpiration", envelope.getTtl() == 0 ? 0L : System.currentTimeMillis() + envelope.getTtl() * 1000);
     }
 
+    /** A queued (normalized) envelope read back from the body, as the exchange property {@code envelope}. */
+    public void reload(Exchange exchange) throws InvalidEnvelopeException {
+        String body = exchange.getIn().getBody(String.class);
+        if (body == null || body.isEmpty()) {
+            throw new InvalidEnvelopeException("empty message: expected a JSON envelope");
+        }
+        exchange.setProperty(MasNames.PROPERTY_ENVELOPE, normalize(parse(body.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+    }
+
     /** Enforced before any parsing; every ingress also checks what it can before reading the body. */
     public void checkSize(long size) throws InvalidEnvelopeException {
         if (size > maxMessageSize) {

@@ -53,6 +53,14 @@ public class LedgerRecorder {
                 ack, ack ? now.plusMillis(ackTimeoutMs) : null, ack ? acceptedMessage(exchange, envelope) : null));
     }
 
+    /** A 2xx answer from an external system's endpoint: its copy is acknowledged. */
+    public void acknowledgedByHttp(Exchange exchange) {
+        Envelope envelope = envelope(exchange);
+        ledger.submit(new LedgerEvent(LedgerEvent.Kind.ACKED, envelope.getId(), recipient(exchange), AttemptCounter.attempts(exchange),
+                Instant.now(), "HTTP " + exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE), "http",
+                envelope.isRequiresAck(), null, null));
+    }
+
     /** Before a redelivery of a failed step (called by {@link AttemptCounter}); true at once, so never deferred. */
     public void retrying(Exchange exchange, int attempt) {
         Envelope envelope = envelope(exchange);

@@ -1,0 +1,135 @@
+package org.mas.broker.delivery;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import jakarta.jms.Message;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** External systems reached over HTTP: a 2xx acknowledges, anything else is retried, then dead-lettered. */
+class HttpDeliveryTest {
+
+    @TempDir
+    static Path dataDir;
+    static RunningBroker broker;
+    static HttpServer endpoints;
+    static final CountDownLatch RELEASE = new CountDownLatch(1);
+    static final AtomicInteger CRM_CALLS = new AtomicInteger();
+    static final AtomicInteger ERP_CALLS = new AtomicInteger();
+    static final List<String> CRM_BODIES = new CopyOnWriteArrayList<>();
+    static final List<String> CRM_IDS = new CopyOnWriteArrayList<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        endpoints = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        endpoints.createContext("/crm", exchange -> {
+            CRM_BODIES.add(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+            CRM_IDS.add(exchange.getRequestHeaders().getFirst("mas_id"));
+            respond(exchange, CRM_CALLS.incrementAndGet() == 1 ? 500 : 200, "ok");
+        });
+        endpoints.createContext("/erp", exchange -> {
+            ERP_CALLS.incrementAndGet();
+            exchange.getRequestBody().readAllBytes();
+            respond(exchange, 500, "database down");
+        });
+        endpoints.createContext("/silent", exchange -> {
+            try {
+                RELEASE.await(30, TimeUnit.SECONDS); // never answers in time
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            respond(exchange, 200, "too late");
+        });
+        endpoints.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        endpoints.start();
+        String base = "http://127.0.0.1:" + endpoints.getAddress().getPort();
+        broker = RunningBroker.start(dataDir, Map.of(
+                "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "2",
+                "MESSAGE_BROKER_AGENTS", "[{\"id\":\"crm\",\"endpoint\":\"" + base + "/crm\"},"
+                        + "{\"id\":\"erp\",\"endpoint\":\"" + base + "/erp\"},"
+                        + "{\"id\":\"silent\",\"endpoint\":\"" + base + "/silent\"}]"),
+                Map.of("mas.http-delivery.timeout-ms", "500"));
+    }
+
+    @AfterAll
+    static void stop() {
+        RELEASE.countDown();
+        broker.close();
+        endpoints.stop(0);
+    }
+
+    private static void respond(HttpExchange exchange, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.sendResponseHeaders(status, bytes.length);
+        exchange.getResponseBody().write(bytes);
+        exchange.close();
+    }
+
+    @Test
+    void aTargetThatFailsOnceThenAnswers200GetsTheMessageAndItIsAcknowledged() throws Exception {
+        assertThat(broker.postMessage("{\"id\":\"http-crm-1\",\"from_agent\":\"sales\",\"to_agent\":\"crm\","
+                + "\"message_type\":\"event\",\"payload\":{\"deal\":42}}").statusCode()).isEqualTo(202);
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(DeliveryLedgerTest.status(broker, "http-crm-1")
+                .get("recipients").get(0).get("status").asText()).isEqualTo("acked"));
+        assertThat(CRM_CALLS).hasValue(2);
+        assertThat(CRM_BODIES.get(1)).contains("\"id\":\"http-crm-1\"").contains("\"deal\":42");
+        assertThat(CRM_IDS).containsOnly("http-crm-1");
+        assertThat(broker.depth("mas.agent.crm")).isZero();
+        assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, "http-crm-1")))
+                .containsExactly("accepted", "queued", "retrying", "acked");
+    }
+
+    @Test
+    void aTargetThatKeepsFailingIsDeadLetteredWithTheStatusAndTheBody() throws Exception {
+        broker.postMessage("{\"id\":\"http-erp-1\",\"from_agent\":\"sales\",\"to_agent\":\"erp\",\"message_type\":\"event\",\"payload\":{}}");
+
+        Message dead = deadLetter("http-erp-1");
+        assertThat(dead.getStringProperty("mas_error")).startsWith("HTTP 500 from http://127.0.0.1:").endsWith("/erp: database down");
+        assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
+        assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent.erp");
+        assertThat(ERP_CALLS).hasValue(3);
+        await().untilAsserted(() -> assertThat(broker.depth("mas.agent.erp")).isZero());
+        assertThat(DeliveryLedgerTest.status(broker, "http-erp-1").get("recipients").get(0).get("status").asText())
+                .isEqualTo("dead_lettered");
+    }
+
+    @Test
+    void aTargetThatNeverAnswersIsDeadLetteredAfterTheTimeouts() throws Exception {
+        broker.postMessage("{\"id\":\"http-silent-1\",\"from_agent\":\"sales\",\"to_agent\":\"silent\",\"message_type\":\"event\",\"payload\":{}}");
+
+        Message dead = deadLetter("http-silent-1");
+        assertThat(dead.getStringProperty("mas_error")).containsIgnoringCase("timeout");
+        assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
+    }
+
+    private static Message deadLetter(String id) throws Exception {
+        var session = broker.session();
+        try (var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
+            Message message = consumer.receive(30_000);
+            assertThat(message).as("dead letter " + id).isNotNull();
+            return message;
+        } finally {
+            session.close();
+        }
+    }
+}
