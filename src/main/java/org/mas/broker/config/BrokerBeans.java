@@ -84,7 +84,8 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("recipients", new RecipientResolver(agents));
         registry.bind("delivery", new DeliveryPreparer());
         registry.bind("deadLetters", new DeadLetters());
-        DeliveryLedger ledger = new DeliveryLedger(new LedgerDatabases(settings));
+        DeliveryLedger ledger = new DeliveryLedger(new LedgerDatabases(settings),
+                Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")));
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         LedgerRecorder recorder = new LedgerRecorder(ledger, settings.ackTimeout() * 1000L);
         registry.bind("deliveryLedger", ledger);
