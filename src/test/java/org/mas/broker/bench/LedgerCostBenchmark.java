@@ -12,12 +12,13 @@ import jakarta.jms.MessageProducer;
 import jakarta.jms.Session;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 
+import org.mas.broker.delivery.ledger.DeliveryLedger;
 import org.mas.broker.support.RunningBroker;
 
 /**
  * What the delivery ledger costs: messages per second through JMS ingress -> validate -> route -> agent queue, with
- * the ledger recording and without, each against raw Artemis (producer -> consumer, same broker) measured in the same
- * broker instance. Persistent 1 KiB messages, async sends, one producer, one consumer. Not a test: run by bench/run.
+ * the ledger recording and without, and raw Artemis (producer -> consumer), all in one broker instance. Persistent
+ * 1 KiB messages, async sends, one producer, one consumer. Not a test: run by bench/run.
  */
 public final class LedgerCostBenchmark {
 
@@ -26,34 +27,31 @@ public final class LedgerCostBenchmark {
 
     public static void main(String[] args) throws Exception {
         int count = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
-        System.out.printf("setup: java %s, %d cores, embedded Artemis (in-VM router, TCP clients), persistent 1 KiB, %d messages%n",
-                System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(), count);
-        double[] withLedger = measure(count, true);
-        double[] withoutLedger = measure(count, false);
-        System.out.printf("raw artemis (ledger run)      %10.0f msg/s%n", withLedger[0]);
-        System.out.printf("router, ledger on             %10.0f msg/s  ratio %.2f%n", withLedger[1], withLedger[1] / withLedger[0]);
-        System.out.printf("raw artemis (no-ledger run)   %10.0f msg/s%n", withoutLedger[0]);
-        System.out.printf("router, ledger off            %10.0f msg/s  ratio %.2f%n", withoutLedger[1], withoutLedger[1] / withoutLedger[0]);
-        System.out.printf("RATIO ledger_on_vs_off=%.2f%n", (withLedger[1] / withLedger[0]) / (withoutLedger[1] / withoutLedger[0]));
-    }
-
-    /** @return {raw rate, router rate} */
-    private static double[] measure(int count, boolean ledger) throws Exception {
         Path dataDir = Files.createTempDirectory("mas-bench");
-        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_MAX_MESSAGE_SIZE", "65536"),
-                Map.of("mas.ledger.enabled", String.valueOf(ledger)))) {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of())) {
+            System.out.printf("setup: java %s, %d cores, embedded Artemis, %s journal (router in-VM, clients over TCP), "
+                    + "persistent 1 KiB, async sends, 1 producer + 1 consumer, %d messages per path, one broker instance%n",
+                    System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(),
+                    broker.artemis().getConfiguration().getJournalType(), count);
+            DeliveryLedger ledger = broker.context().getRegistry().lookupByNameAndType("deliveryLedger", DeliveryLedger.class);
             ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + broker.brokerPort()
                     + "?blockOnDurableSend=false&confirmationWindowSize=1048576");
             try (Connection connection = factory.createConnection()) {
                 connection.start();
-                String payload = "x".repeat(880);
-                String envelope = "{\"from_agent\":\"bench\",\"to_agent\":\"sink\",\"message_type\":\"event\",\"payload\":{\"p\":\""
-                        + payload + "\"}}";
+                String envelope = "{\"from_agent\":\"bench\",\"to_agent\":\"sink\",\"message_type\":\"event\","
+                        + "\"payload\":{\"p\":\"" + "x".repeat(880) + "\"}}";
                 run(connection, "bench.raw", "bench.raw", envelope, count / 10); // warm-up
                 run(connection, "mas.inbound", "mas.agent.sink", envelope, count / 10);
                 double raw = run(connection, "bench.raw", "bench.raw", envelope, count);
-                double router = run(connection, "mas.inbound", "mas.agent.sink", envelope, count);
-                return new double[] {raw, router};
+                ledger.setRecording(false);
+                double off = run(connection, "mas.inbound", "mas.agent.sink", envelope, count);
+                ledger.setRecording(true);
+                double on = run(connection, "mas.inbound", "mas.agent.sink", envelope, count);
+                double rawAgain = run(connection, "bench.raw", "bench.raw", envelope, count);
+                System.out.printf("raw artemis                 %8.0f msg/s (again at the end: %.0f)%n", raw, rawAgain);
+                System.out.printf("router, ledger off          %8.0f msg/s  ratio to raw %.3f%n", off, off / raw);
+                System.out.printf("router, ledger on           %8.0f msg/s  ratio to raw %.3f%n", on, on / raw);
+                System.out.printf("RATIO ledger_on_vs_off=%.2f (on %.0f, off %.0f msg/s)%n", on / off, on, off);
             } finally {
                 factory.close();
             }

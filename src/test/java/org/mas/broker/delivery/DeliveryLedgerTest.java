@@ -135,6 +135,27 @@ class DeliveryLedgerTest {
         }
     }
 
+    @Test
+    void aCopyWaitingForItsAcknowledgmentIsStillFollowedAfterARestart() throws Exception {
+        Map<String, String> settings = Map.of("MESSAGE_BROKER_ACK_TIMEOUT", "2",
+                "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "1");
+        Map<String, String> fastScan = Map.of("mas.ack.scan-interval-ms", "100");
+        String agent = Envelopes.uniqueAgent("restarting");
+        try (RunningBroker broker = RunningBroker.start(dataDir, settings, fastScan)) {
+            broker.postMessage("{\"id\":\"ledger-resume\",\"from_agent\":\"a\",\"to_agent\":\"" + agent
+                    + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}");
+            assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
+        } // stopped before ack_timeout passed
+        try (RunningBroker again = RunningBroker.start(dataDir, settings, fastScan)) {
+            var copy = again.receiveOne("mas.agent." + agent); // the second send, by the resumed tracker
+            assertThat(copy).isNotNull();
+            assertThat(copy.getIntProperty("mas_attempts")).isEqualTo(2);
+            assertThat(again.post("/api/messages/ledger-resume/ack", RunningBroker.API_KEY, "application/json",
+                    "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(200);
+            assertThat(status(again, "ledger-resume").get("recipients").get(0).get("status").asText()).isEqualTo("acked");
+        }
+    }
+
     static JsonNode status(RunningBroker broker, String id) throws Exception {
         HttpResponse<String> response = broker.get("/api/messages/" + id, RunningBroker.API_KEY);
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);

@@ -46,7 +46,7 @@ public class DeliveryLedger extends ServiceSupport {
     private volatile java.util.function.Consumer<LedgerEvent> listener;
     private Thread writer;
 
-    private final boolean recording;
+    private volatile boolean recording;
 
     /** @param recording false only for benchmarks: steps then reach the listener but not the database */
     public DeliveryLedger(LedgerDatabases databases, boolean recording) {
@@ -55,6 +55,11 @@ public class DeliveryLedger extends ServiceSupport {
     }
 
     // ---- recording
+
+    /** Benchmarks only: turns database recording off and on at run time. */
+    public void setRecording(boolean recording) {
+        this.recording = recording;
+    }
 
     /** Sees every step as it is recorded (the acknowledgment tracker follows copies that need an ack). */
     public void setStepListener(java.util.function.Consumer<LedgerEvent> listener) {
