@@ -40,6 +40,12 @@ public final class RunningBroker implements AutoCloseable {
 
     public static final String API_KEY = "test-api-key-0123456789";
 
+    static {
+        // generous on a busy 2-core machine: conditions usually hold within milliseconds
+        org.awaitility.Awaitility.setDefaultTimeout(Duration.ofSeconds(30));
+        org.awaitility.Awaitility.setDefaultPollInterval(Duration.ofMillis(50));
+    }
+
     private final Main main;
     private final int httpPort;
     private final int brokerPort;
