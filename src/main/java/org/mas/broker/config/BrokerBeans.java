@@ -35,6 +35,8 @@ import org.mas.broker.monitoring.BrokerHealthCheck;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
 import org.mas.broker.queues.JmsConnections;
+import org.mas.broker.queues.QueueAdmin;
+import org.mas.broker.queues.QueuesApi;
 import org.mas.broker.routing.AgentDirectory;
 import org.mas.broker.routing.RecipientResolver;
 
@@ -71,15 +73,16 @@ public class BrokerBeans implements CamelConfiguration {
         // starts the embedded broker when the context starts, before any route; stops it after the routes
         context.addService(new BrokerLifecycle(jms, embedded), true, true);
 
+        RestResponses restResponses = new RestResponses();
         BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
         AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
                 management::anycastQueueNames, Duration.ofSeconds(5));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
+        registry.bind("queuesApi", new QueuesApi(new QueueAdmin(management), agents, restResponses));
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
-        RestResponses restResponses = new RestResponses();
         registry.bind("restResponses", restResponses);
         registry.bind("recipients", new RecipientResolver(agents));
         registry.bind("delivery", new DeliveryPreparer());

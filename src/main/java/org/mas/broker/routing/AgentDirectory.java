@@ -4,6 +4,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 import org.slf4j.Logger;
@@ -13,7 +16,8 @@ import org.mas.broker.MasNames;
 
 /**
  * The agents a broadcast reaches: those listed in configuration and those that have a queue on the broker. The broker
- * is asked at most once per refresh interval, so a broadcast costs no management round trip in the common case.
+ * is asked at most once per refresh interval, in the background: a broadcast waits for the broker only the very first
+ * time (or after {@link #invalidate()}), and a failed refresh keeps the last known list.
  */
 public class AgentDirectory {
 
@@ -22,6 +26,12 @@ public class AgentDirectory {
     private final Set<String> configured;
     private final Supplier<List<String>> brokerQueueNames;
     private final long refreshNanos;
+    private final AtomicBoolean refreshing = new AtomicBoolean();
+    private final Executor background = Executors.newSingleThreadExecutor(r -> {
+        Thread thread = new Thread(r, "agent-directory-refresh");
+        thread.setDaemon(true);
+        return thread;
+    });
     private volatile Set<String> known;
     private volatile long refreshedAt;
 
@@ -32,18 +42,29 @@ public class AgentDirectory {
         this.known = Set.copyOf(configuredAgents);
     }
 
-    /** Every known agent id, sorted. */
+    /** Every known agent id. */
     public Set<String> knownAgents() {
-        if (refreshedAt == 0 || System.nanoTime() - refreshedAt > refreshNanos) {
-            refresh();
+        if (refreshedAt == 0) {
+            synchronized (this) {
+                if (refreshedAt == 0) {
+                    refresh(); // nothing known from the broker yet: this once, wait for it (a failure is retried)
+                }
+            }
+        } else if (System.nanoTime() - refreshedAt > refreshNanos && refreshing.compareAndSet(false, true)) {
+            background.execute(() -> {
+                try {
+                    refresh();
+                } catch (RuntimeException e) {
+                    LOG.warn("Could not refresh the known agents, keeping the last list: {}", e.toString());
+                } finally {
+                    refreshing.set(false);
+                }
+            });
         }
         return known;
     }
 
-    public synchronized void refresh() {
-        if (refreshedAt != 0 && System.nanoTime() - refreshedAt <= refreshNanos) {
-            return;
-        }
+    private void refresh() {
         Set<String> agents = new TreeSet<>(configured);
         for (String queue : brokerQueueNames.get()) {
             if (queue.startsWith(MasNames.AGENT_QUEUE_PREFIX) && queue.length() > MasNames.AGENT_QUEUE_PREFIX.length()) {
@@ -55,7 +76,7 @@ public class AgentDirectory {
         LOG.debug("Known agents: {}", agents);
     }
 
-    /** The next call asks the broker again (e.g. after a queue was created). */
+    /** The next broadcast asks the broker again, and waits for the answer. */
     public void invalidate() {
         refreshedAt = 0;
     }

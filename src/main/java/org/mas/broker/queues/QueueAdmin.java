@@ -1,0 +1,108 @@
+package org.mas.broker.queues;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.activemq.artemis.api.core.management.ResourceNames;
+
+import org.mas.broker.MasNames;
+
+/**
+ * The broker's MAS queues, through Artemis's management address only (so it works the same on an external broker):
+ * list, inspect, create, delete, purge. Every name is checked to be a {@code mas.} queue first.
+ */
+public class QueueAdmin {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final int PAGE = 1_000;
+
+    private final BrokerManagement management;
+
+    public QueueAdmin(BrokerManagement management) {
+        this.management = management;
+    }
+
+    /** What the API shows of one queue. */
+    public record QueueInfo(String name, String agent, long depth, int consumers, long added, long acknowledged,
+                            long expired, long deadLettered) {
+    }
+
+    public static boolean isMasQueue(String name) {
+        return name != null && name.startsWith("mas.") && !name.contains("::") && name.length() <= 300;
+    }
+
+    public List<QueueInfo> list() throws Exception {
+        List<QueueInfo> queues = new ArrayList<>();
+        String filter = "{\"field\":\"name\",\"operation\":\"CONTAINS\",\"value\":\"mas.\"}";
+        for (int page = 1; ; page++) {
+            JsonNode result = MAPPER.readTree(String.valueOf(management.invoke(ResourceNames.BROKER, "listQueues",
+                    filter, page, PAGE)));
+            JsonNode data = result.path("data");
+            for (JsonNode queue : data) {
+                String name = queue.path("name").asText();
+                if (isMasQueue(name) && !queue.path("temporary").asBoolean(false)) {
+                    queues.add(info(queue));
+                }
+            }
+            if (data.size() < PAGE) {
+                return queues;
+            }
+        }
+    }
+
+    public Optional<QueueInfo> get(String name) throws Exception {
+        String filter = "{\"field\":\"name\",\"operation\":\"EQUALS\",\"value\":" + MAPPER.writeValueAsString(name) + "}";
+        JsonNode result = MAPPER.readTree(String.valueOf(management.invoke(ResourceNames.BROKER, "listQueues", filter, 1, 1)));
+        JsonNode data = result.path("data");
+        return data.isEmpty() ? Optional.empty() : Optional.of(info(data.get(0)));
+    }
+
+    /**
+     * Creates the anycast queue mas.agent.&lt;agent&gt;; a max depth refuses sends beyond it (address-full policy FAIL),
+     * a ttl (seconds) expires the messages that carry no expiration of their own.
+     */
+    public QueueInfo createAgentQueue(String agent, Long maxDepth, Long ttlSeconds) throws Exception {
+        String name = MasNames.agentQueue(agent);
+        if (maxDepth != null || ttlSeconds != null) {
+            Map<String, Object> settings = new LinkedHashMap<>();
+            if (maxDepth != null) {
+                settings.put("maxSizeMessages", maxDepth);
+                settings.put("addressFullMessagePolicy", "FAIL");
+            }
+            if (ttlSeconds != null) {
+                settings.put("expiryDelay", ttlSeconds * 1000);
+            }
+            management.invoke(ResourceNames.BROKER, "addAddressSettings", name, MAPPER.writeValueAsString(settings));
+        }
+        Map<String, Object> queue = new LinkedHashMap<>();
+        queue.put("name", name);
+        queue.put("address", name);
+        queue.put("routing-type", "ANYCAST");
+        queue.put("durable", true);
+        management.invoke(ResourceNames.BROKER, "createQueue", MAPPER.writeValueAsString(queue));
+        return get(name).orElseThrow();
+    }
+
+    public void delete(String name) throws Exception {
+        management.invoke(ResourceNames.BROKER, "destroyQueue", name, true, true);
+    }
+
+    /** @return messages removed */
+    public long purge(String name) throws Exception {
+        Object removed = management.invoke(ResourceNames.QUEUE + name, "removeAllMessages");
+        return removed instanceof Number n ? n.longValue() : Long.parseLong(String.valueOf(removed));
+    }
+
+    private static QueueInfo info(JsonNode queue) {
+        String name = queue.path("name").asText();
+        String agent = name.startsWith(MasNames.AGENT_QUEUE_PREFIX) ? name.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
+        return new QueueInfo(name, agent, queue.path("messageCount").asLong(), queue.path("consumerCount").asInt(),
+                queue.path("messagesAdded").asLong(), queue.path("messagesAcked").asLong(),
+                queue.path("messagesExpired").asLong(), queue.path("messagesKilled").asLong());
+    }
+}

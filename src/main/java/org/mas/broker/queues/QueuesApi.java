@@ -1,0 +1,131 @@
+package org.mas.broker.queues;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.camel.Exchange;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.ingress.RestResponses;
+import org.mas.broker.routing.AgentDirectory;
+
+/**
+ * GET/POST /api/queues, GET/DELETE /api/queues/{name}, POST /api/queues/{name}/purge. Names outside {@code mas.}
+ * are refused with 400: the API cannot touch the broker's own addresses. Bean name {@code queuesApi}.
+ */
+public class QueuesApi {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private final QueueAdmin admin;
+    private final AgentDirectory agents;
+    private final RestResponses responses;
+
+    public QueuesApi(QueueAdmin admin, AgentDirectory agents, RestResponses responses) {
+        this.admin = admin;
+        this.agents = agents;
+        this.responses = responses;
+    }
+
+    public void list(Exchange exchange) throws Exception {
+        responses.json(exchange, 200, Map.of("queues", admin.list()));
+    }
+
+    public void get(Exchange exchange) throws Exception {
+        String name = name(exchange);
+        if (name == null) {
+            return;
+        }
+        Optional<QueueAdmin.QueueInfo> queue = admin.get(name);
+        if (queue.isPresent()) {
+            responses.json(exchange, 200, queue.get());
+        } else {
+            notFound(exchange, name);
+        }
+    }
+
+    /** Body {@code {"agent": ..., "max_depth"?: n, "ttl"?: seconds}}: 201, 400, 409 if it exists. */
+    public void create(Exchange exchange) throws Exception {
+        JsonNode body;
+        try {
+            body = MAPPER.readTree(exchange.getIn().getBody(String.class));
+        } catch (Exception e) {
+            RestResponses.error(exchange, 400, "not valid JSON", List.of());
+            return;
+        }
+        String agent = body == null ? null : body.path("agent").asText(null);
+        if (agent == null || !MasNames.AGENT_ID.matcher(agent).matches() || agent.equals(MasNames.BROADCAST)) {
+            RestResponses.error(exchange, 400, "invalid queue request", List.of("$.agent: required, an agent id"));
+            return;
+        }
+        Long maxDepth = positive(body, "max_depth");
+        Long ttl = positive(body, "ttl");
+        if ((body.has("max_depth") && maxDepth == null) || (body.has("ttl") && ttl == null)) {
+            RestResponses.error(exchange, 400, "invalid queue request", List.of("max_depth and ttl: whole numbers > 0"));
+            return;
+        }
+        if (admin.get(MasNames.agentQueue(agent)).isPresent()) {
+            RestResponses.error(exchange, 409, "queue exists", List.of(MasNames.agentQueue(agent) + " already exists"));
+            return;
+        }
+        QueueAdmin.QueueInfo created = admin.createAgentQueue(agent, maxDepth, ttl);
+        agents.invalidate();
+        responses.json(exchange, 201, created);
+    }
+
+    /** 409 unless empty or {@code ?force=true}. */
+    public void delete(Exchange exchange) throws Exception {
+        String name = name(exchange);
+        if (name == null) {
+            return;
+        }
+        Optional<QueueAdmin.QueueInfo> queue = admin.get(name);
+        if (queue.isEmpty()) {
+            notFound(exchange, name);
+            return;
+        }
+        boolean force = "true".equalsIgnoreCase(exchange.getIn().getHeader("force", String.class));
+        if (queue.get().depth() > 0 && !force) {
+            RestResponses.error(exchange, 409, "queue not empty",
+                    List.of(name + " holds " + queue.get().depth() + " message(s): purge it, or delete with ?force=true"));
+            return;
+        }
+        admin.delete(name);
+        agents.invalidate();
+        responses.json(exchange, 200, Map.of("name", name, "deleted", true, "messages_dropped", queue.get().depth()));
+    }
+
+    public void purge(Exchange exchange) throws Exception {
+        String name = name(exchange);
+        if (name == null) {
+            return;
+        }
+        if (admin.get(name).isEmpty()) {
+            notFound(exchange, name);
+            return;
+        }
+        responses.json(exchange, 200, Map.of("name", name, "purged", admin.purge(name)));
+    }
+
+    /** The {name} path parameter, or null after answering 400 for a name outside mas. */
+    private static String name(Exchange exchange) {
+        String name = exchange.getIn().getHeader("name", String.class);
+        if (!QueueAdmin.isMasQueue(name)) {
+            RestResponses.error(exchange, 400, "not a MAS queue", List.of("only queues named mas.* can be managed here"));
+            return null;
+        }
+        return name;
+    }
+
+    private static void notFound(Exchange exchange, String name) {
+        RestResponses.error(exchange, 404, "unknown queue", List.of("no queue named " + name));
+    }
+
+    private static Long positive(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        return value != null && value.canConvertToLong() && value.isIntegralNumber() && value.asLong() > 0 ? value.asLong() : null;
+    }
+}
