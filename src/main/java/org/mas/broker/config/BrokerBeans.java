@@ -32,6 +32,7 @@ import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.JsonHttpErrors;
 import org.mas.broker.ingress.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
+import org.mas.broker.monitoring.BrokerMetrics;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
 import org.mas.broker.queues.JmsConnections;
@@ -79,7 +80,8 @@ public class BrokerBeans implements CamelConfiguration {
                 management::anycastQueueNames, Duration.ofSeconds(5));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
-        registry.bind("queuesApi", new QueuesApi(new QueueAdmin(management), agents, restResponses));
+        QueueAdmin queueAdmin = new QueueAdmin(management);
+        registry.bind("queuesApi", new QueuesApi(queueAdmin, agents, restResponses));
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
@@ -96,6 +98,9 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         registry.bind("countAttempt", new AttemptCounter(recorder));
+        BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin);
+        ledger.addStepListener(metrics::onStep);
+        registry.bind("metrics", metrics);
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),

@@ -72,6 +72,7 @@ public final class BrokerLauncher {
         main.addInitialProperty("mas.data-dir", settings.dataDir());
         main.addInitialProperty("mas.queue.expired-ledger", MasNames.EXPIRED_LEDGER);
         main.addInitialProperty("mas.cleanup-interval-ms", String.valueOf(settings.cleanupInterval() * 1000L));
+        main.addInitialProperty("mas.routing-interval-ms", String.valueOf(settings.routingInterval() * 1000L));
         // the HTTP server refuses bodies far over the limit before they are buffered; the REST route answers 413 below
         main.addInitialProperty("camel.server.maxBodySize", String.valueOf(settings.maxMessageSize() * 2 + 64 * 1024));
         overrides.forEach(main::addOverrideProperty);

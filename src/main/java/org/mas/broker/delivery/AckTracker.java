@@ -85,7 +85,7 @@ public class AckTracker extends ServiceSupport {
         this.multiplier = multiplier;
         this.maxDelayMs = maxDelayMs;
         this.scanInterval = scanInterval;
-        ledger.setStepListener(this::onStep);
+        ledger.addStepListener(this::onStep);
     }
 
     private static String key(String messageId, String agent) {

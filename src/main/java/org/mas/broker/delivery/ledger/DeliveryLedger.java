@@ -43,7 +43,7 @@ public class DeliveryLedger extends ServiceSupport {
     private final AtomicLong written = new AtomicLong();
     private final Object writtenMonitor = new Object();
     private volatile boolean running;
-    private volatile java.util.function.Consumer<LedgerEvent> listener;
+    private final List<java.util.function.Consumer<LedgerEvent>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private Thread writer;
 
     private volatile boolean recording;
@@ -62,12 +62,12 @@ public class DeliveryLedger extends ServiceSupport {
     }
 
     /** Sees every step as it is recorded (the acknowledgment tracker follows copies that need an ack). */
-    public void setStepListener(java.util.function.Consumer<LedgerEvent> listener) {
-        this.listener = listener;
+    public void addStepListener(java.util.function.Consumer<LedgerEvent> listener) {
+        listeners.add(listener);
     }
 
     public void submit(LedgerEvent event) {
-        if (listener != null) {
+        for (java.util.function.Consumer<LedgerEvent> listener : listeners) {
             listener.accept(event);
         }
         if (!recording) {

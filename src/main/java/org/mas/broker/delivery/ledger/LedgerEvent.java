@@ -23,7 +23,7 @@ public record LedgerEvent(
         REJECTED("rejected"), EXPIRED("expired"), DEAD_LETTERED("dead_lettered"), REPLAYED("replayed"),
         DELETED("deleted"), AGENT_SEEN("agent_seen");
 
-        final String label;
+        public final String label;
 
         Kind(String label) {
             this.label = label;

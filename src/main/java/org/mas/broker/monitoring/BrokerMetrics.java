@@ -1,0 +1,150 @@
+package org.mas.broker.monitoring;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.delivery.ledger.LedgerEvent;
+import org.mas.broker.queues.QueueAdmin;
+
+/**
+ * The broker's own metrics, in the Micrometer registry that Camel exposes on /observe/metrics (Prometheus names:
+ * mas_messages_received_total{ingress}, mas_messages_invalid_total{ingress}, mas_messages_routed_total{target_kind},
+ * mas_messages_dead_lettered_total{reason}, mas_deliveries_total{outcome}, mas_delivery_latency_seconds{stage},
+ * mas_queue_depth{queue}, mas_queue_consumers{queue}). Bean name {@code metrics}.
+ */
+public class BrokerMetrics {
+
+    private final CamelContext context;
+    private final QueueAdmin queues;
+    private volatile MeterRegistry registry;
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> depths = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> consumers = new ConcurrentHashMap<>();
+
+    public BrokerMetrics(CamelContext context, QueueAdmin queues) {
+        this.context = context;
+        this.queues = queues;
+    }
+
+    /** Camel binds its registry while it starts: looked up on first use. */
+    private MeterRegistry registry() {
+        MeterRegistry found = registry;
+        if (found == null) {
+            found = context.getRegistry().findSingleByType(MeterRegistry.class);
+            registry = found;
+        }
+        return found;
+    }
+
+    private void count(String name, String tag, String value) {
+        MeterRegistry meters = registry();
+        if (meters != null) {
+            counters.computeIfAbsent(name + '|' + value, k -> Counter.builder(name).tag(tag, value).register(meters)).increment();
+        }
+    }
+
+    public void received(Exchange exchange) {
+        count("mas.messages.received", "ingress", ingress(exchange));
+    }
+
+    public void invalid(Exchange exchange) {
+        count("mas.messages.invalid", "ingress", ingress(exchange));
+    }
+
+    /** accepted -> queued, measured from the exchange's creation (the message's arrival). */
+    public void queuedAfter(Exchange exchange) {
+        latency("queued", Duration.ofMillis(System.currentTimeMillis() - exchange.getClock().getCreated()));
+    }
+
+    public void latency(String stage, Duration duration) {
+        MeterRegistry meters = registry();
+        if (meters != null) {
+            timers.computeIfAbsent(stage, s -> Timer.builder("mas.delivery.latency").tag("stage", s)
+                    .description("accepted -> queued, and accepted -> acked").publishPercentileHistogram()
+                    .register(meters)).record(duration);
+        }
+    }
+
+    /** Every step the ledger records. */
+    public void onStep(LedgerEvent event) {
+        switch (event.kind()) {
+            case QUEUED -> {
+                count("mas.messages.routed", "target_kind", "agent_queue");
+                count("mas.deliveries", "outcome", "queued");
+            }
+            case ACKED -> {
+                count("mas.deliveries", "outcome", "acked");
+                if ("http".equals(event.actor())) {
+                    count("mas.messages.routed", "target_kind", "http_endpoint");
+                }
+            }
+            case FAILED, REJECTED, EXPIRED, RETRYING -> count("mas.deliveries", "outcome", event.kind().label);
+            case DEAD_LETTERED -> {
+                count("mas.deliveries", "outcome", "dead_lettered");
+                count("mas.messages.dead_lettered", "reason", reason(event.detail()));
+            }
+            default -> {
+                // accepted, replayed, deleted, agent_seen: not deliveries
+            }
+        }
+    }
+
+    /** A few stable reason categories, not the free text (which would make a series per message). */
+    static String reason(String detail) {
+        if (detail == null) {
+            return "other";
+        }
+        if (detail.startsWith("unroutable")) {
+            return "unroutable";
+        }
+        if (detail.startsWith("no acknowledgment")) {
+            return "ack_timeout";
+        }
+        if (detail.startsWith("rejected by")) {
+            return "rejected";
+        }
+        if (detail.startsWith("failed by")) {
+            return "ack_failed";
+        }
+        if (detail.startsWith("HTTP ")) {
+            return "http_error";
+        }
+        return "delivery_error";
+    }
+
+    /** Every routing_interval: depth and consumers of every mas.* queue, in one management call. */
+    public void refreshQueues() throws Exception {
+        MeterRegistry meters = registry();
+        if (meters == null) {
+            return;
+        }
+        for (QueueAdmin.QueueInfo queue : queues.list()) {
+            depths.computeIfAbsent(queue.name(), name -> {
+                AtomicLong value = new AtomicLong();
+                Gauge.builder("mas.queue.depth", value, AtomicLong::get).tag("queue", name).register(meters);
+                return value;
+            }).set(queue.depth());
+            consumers.computeIfAbsent(queue.name(), name -> {
+                AtomicLong value = new AtomicLong();
+                Gauge.builder("mas.queue.consumers", value, AtomicLong::get).tag("queue", name).register(meters);
+                return value;
+            }).set(queue.consumers());
+        }
+    }
+
+    private static String ingress(Exchange exchange) {
+        String ingress = exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class);
+        return ingress == null ? "unknown" : ingress;
+    }
+}

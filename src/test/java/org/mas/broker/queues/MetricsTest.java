@@ -1,0 +1,46 @@
+package org.mas.broker.queues;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The broker's own series on /observe/metrics after known traffic. */
+class MetricsTest {
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void knownTrafficShowsInTheMasSeries() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_ROUTING_INTERVAL", "1"))) {
+            // first, while no agent is known: unroutable
+            broker.postMessage("{\"from_agent\":\"hermit\",\"to_agent\":\"broadcast\",\"message_type\":\"event\",\"payload\":{}}");
+            String agent = Envelopes.uniqueAgent("counted");
+            for (int i = 0; i < 3; i++) {
+                assertThat(broker.postMessage(Envelopes.to("a", agent)).statusCode()).isEqualTo(202);
+            }
+            assertThat(broker.postMessage("{\"from_agent\":\"a\"}").statusCode()).isEqualTo(400);
+
+            await().untilAsserted(() -> {
+                String metrics = broker.get("/observe/metrics", null).body();
+                assertThat(metrics)
+                        .contains("mas_messages_received_total{ingress=\"rest\"} 5.0")
+                        .contains("mas_messages_invalid_total{ingress=\"rest\"} 1.0")
+                        .contains("mas_messages_routed_total{target_kind=\"agent_queue\"} 3.0")
+                        .contains("mas_deliveries_total{outcome=\"queued\"} 3.0")
+                        .contains("mas_messages_dead_lettered_total{reason=\"unroutable\"} 1.0")
+                        .contains("mas_queue_depth{queue=\"mas.agent." + agent + "\"} 3.0")
+                        .contains("mas_queue_consumers{queue=\"mas.inbound\"} 4.0")
+                        .contains("mas_delivery_latency_seconds_bucket{stage=\"queued\"");
+            });
+        }
+    }
+}
