@@ -103,7 +103,7 @@ class AcknowledgmentTest {
         }
 
         assertThat(copies).hasSize(3).allSatisfy(m -> assertThat(m.getStringProperty("mas_id")).isEqualTo(id));
-        Message dead = deadLetter(id);
+        Message dead = broker.deadLetter(id);
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
         assertThat(dead.getStringProperty("mas_error")).isEqualTo("no acknowledgment within 1 s");
         assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent." + agent);
@@ -140,7 +140,7 @@ class AcknowledgmentTest {
         broker.sendText("mas.acks", "{\"id\":\"" + id + "\",\"agent\":\"" + agent + "\",\"status\":\"rejected\","
                 + "\"detail\":\"not my job\"}", Map.of());
 
-        Message dead = deadLetter(id);
+        Message dead = broker.deadLetter(id);
         assertThat(dead.getStringProperty("mas_error")).isEqualTo("rejected by " + agent + ": not my job");
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(1);
         assertThat(recipientStatus(id)).isEqualTo("dead_lettered");
@@ -161,14 +161,4 @@ class AcknowledgmentTest {
         assertThat(broker.depth("mas.acks")).isZero();
     }
 
-    private static Message deadLetter(String id) throws Exception {
-        var session = broker.session();
-        try (var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
-            Message message = consumer.receive(20_000);
-            assertThat(message).as("dead letter " + id).isNotNull();
-            return message;
-        } finally {
-            session.close();
-        }
-    }
 }

@@ -154,7 +154,7 @@ class DeliveryGuaranteesTest {
                 + "\",\"" + healthy + "\"],\"message_type\":\"command\",\"payload\":{}}", Map.of());
 
         assertThat(broker.receive("mas.agent." + healthy, 5)).hasSize(1);
-        Message dead = receiveDeadLetter("dl-" + broken);
+        Message dead = broker.deadLetter("dl-" + broken);
         assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent." + broken);
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(4);
         assertThat(dead.getStringProperty("mas_error")).contains("full");
@@ -174,7 +174,7 @@ class DeliveryGuaranteesTest {
         var response = broker.postMessage(Envelopes.withId("rest-" + broken, "a", broken));
 
         assertThat(response.statusCode()).isEqualTo(202);
-        Message dead = receiveDeadLetter("rest-" + broken);
+        Message dead = broker.deadLetter("rest-" + broken);
         assertThat(dead.getStringProperty("mas_ingress")).isEqualTo("rest");
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(4);
     }
@@ -189,14 +189,4 @@ class DeliveryGuaranteesTest {
         return agent;
     }
 
-    private static Message receiveDeadLetter(String id) throws Exception {
-        var session = broker.session();
-        try (var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
-            Message message = consumer.receive(20_000);
-            assertThat(message).as("dead letter " + id).isNotNull();
-            return message;
-        } finally {
-            session.close();
-        }
-    }
 }

@@ -103,7 +103,7 @@ class HttpDeliveryTest {
     void aTargetThatKeepsFailingIsDeadLetteredWithTheStatusAndTheBody() throws Exception {
         broker.postMessage("{\"id\":\"http-erp-1\",\"from_agent\":\"sales\",\"to_agent\":\"erp\",\"message_type\":\"event\",\"payload\":{}}");
 
-        Message dead = deadLetter("http-erp-1");
+        Message dead = broker.deadLetter("http-erp-1");
         assertThat(dead.getStringProperty("mas_error")).startsWith("HTTP 500 from http://127.0.0.1:").endsWith("/erp: database down");
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
         assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent.erp");
@@ -117,19 +117,9 @@ class HttpDeliveryTest {
     void aTargetThatNeverAnswersIsDeadLetteredAfterTheTimeouts() throws Exception {
         broker.postMessage("{\"id\":\"http-silent-1\",\"from_agent\":\"sales\",\"to_agent\":\"silent\",\"message_type\":\"event\",\"payload\":{}}");
 
-        Message dead = deadLetter("http-silent-1");
+        Message dead = broker.deadLetter("http-silent-1");
         assertThat(dead.getStringProperty("mas_error")).containsIgnoringCase("timeout");
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
     }
 
-    private static Message deadLetter(String id) throws Exception {
-        var session = broker.session();
-        try (var consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
-            Message message = consumer.receive(30_000);
-            assertThat(message).as("dead letter " + id).isNotNull();
-            return message;
-        } finally {
-            session.close();
-        }
-    }
 }

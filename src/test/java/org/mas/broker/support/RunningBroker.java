@@ -164,6 +164,20 @@ public final class RunningBroker implements AutoCloseable {
         return messages;
     }
 
+    /** The dead letter of message {@code id} on mas.dlq, waiting up to 30 s; fails the test if none comes. */
+    public Message deadLetter(String id) throws JMSException {
+        Session session = session();
+        try (MessageConsumer consumer = session.createConsumer(session.createQueue("mas.dlq"), "mas_id = '" + id + "'")) {
+            Message message = consumer.receive(30_000);
+            if (message == null) {
+                throw new AssertionError("no dead letter for " + id + " on mas.dlq");
+            }
+            return message;
+        } finally {
+            session.close();
+        }
+    }
+
     public Message receiveOne(String queue) throws JMSException {
         List<Message> messages = receive(queue, 1);
         return messages.isEmpty() ? null : messages.get(0);
