@@ -51,6 +51,8 @@ public final class MasNames {
      * so that a redelivery of the same input gets the same id and Artemis's duplicate detection still works.
      */
     public static final String PROPERTY_DEFAULT_ID = "masDefaultId";
+    /** Exchange property: a replay "as it was" goes only to these agents (a Set), those whose copies were parked. */
+    public static final String PROPERTY_REPLAY_TARGETS = "masReplayTargets";
     /** Exchange property: where the file ingress moves a processed file (".done" or ".error"). */
     public static final String PROPERTY_FILE_OUTCOME = "masFileOutcome";
 

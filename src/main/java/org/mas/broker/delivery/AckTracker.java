@@ -62,6 +62,7 @@ public class AckTracker extends ServiceSupport {
     private static final Logger LOG = LoggerFactory.getLogger(AckTracker.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String SEND_URI = "jmsNonTx:queue:mas.agent?exchangePattern=InOnly";
+    private static final Duration EARLY_ACK_WAIT = Duration.ofSeconds(1);
 
     private final CamelContext context;
     private final DeliveryLedger ledger;
@@ -94,8 +95,9 @@ public class AckTracker extends ServiceSupport {
 
     /** A copy that needs an acknowledgment was queued (its transaction, if any, has committed). */
     private void onStep(LedgerEvent event) {
-        if (event.kind() == Kind.EXPIRED && event.recipient() != null) {
-            copies.remove(key(event.messageId(), event.recipient())); // nothing to redeliver once it expired
+        boolean finished = event.kind() == Kind.EXPIRED || event.kind() == Kind.ACKED || event.kind() == Kind.DEAD_LETTERED;
+        if (finished && event.recipient() != null) {
+            copies.remove(key(event.messageId(), event.recipient())); // expired, acknowledged (e.g. by HTTP), parked
         }
         if (event.kind() == Kind.QUEUED && event.requiresAck() && event.message() != null && event.recipient() != null) {
             LedgerEvent.AcceptedMessage m = event.message();
@@ -120,21 +122,36 @@ public class AckTracker extends ServiceSupport {
     }
 
     /** An acknowledgment from {@code agent} (by mas.acks or REST); applying the same one twice changes nothing. */
-    public synchronized Result acknowledge(String messageId, String agent, String status, String detail) throws Exception {
-        Copy copy = copies.get(key(messageId, agent));
-        if (copy == null) {
-            return notTracked(messageId, agent, status, detail);
+    public Result acknowledge(String messageId, String agent, String status, String detail) throws Exception {
+        String key = key(messageId, agent);
+        // an agent can answer before its copy's "queued" step reached the tracker (a REST send returns, then records)
+        long deadline = System.nanoTime() + EARLY_ACK_WAIT.toNanos();
+        while (!copies.containsKey(key) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
         }
+        synchronized (this) {
+            Copy copy = copies.get(key);
+            if (copy != null) {
+                return apply(copy, agent, status, detail);
+            }
+        }
+        return notTracked(messageId, agent, status, detail); // database look-ups: outside the lock
+    }
+
+    /** Called with the lock held. The dead-letter send comes first: if it fails, the copy stays followed. */
+    private Result apply(Copy copy, String agent, String status, String detail) {
         switch (status) {
             case "processed" -> {
-                copies.remove(key(messageId, agent));
+                copies.remove(key(copy.messageId, agent));
                 record(Kind.ACKED, copy, copy.sends, null, detail, agent);
                 return new Result(Outcome.APPLIED, "acked");
             }
             case "rejected" -> {
-                copies.remove(key(messageId, agent));
+                String reason = "rejected by " + agent + (detail == null ? "" : ": " + detail);
+                sendDeadLetter(copy, reason);
+                copies.remove(key(copy.messageId, agent));
                 record(Kind.REJECTED, copy, copy.sends, null, detail, agent);
-                deadLetter(copy, "rejected by " + agent + (detail == null ? "" : ": " + detail));
+                recordDeadLettered(copy, reason);
                 return new Result(Outcome.APPLIED, "dead_lettered");
             }
             default -> { // failed
@@ -149,6 +166,9 @@ public class AckTracker extends ServiceSupport {
     }
 
     private Result notTracked(String messageId, String agent, String status, String detail) throws Exception {
+        if (!ledger.flush(Duration.ofSeconds(5))) {
+            throw new IllegalStateException("the delivery ledger is behind; try the acknowledgment again");
+        }
         Optional<String> current = ledger.deliveryStatus(messageId, agent);
         if (current.isEmpty()) {
             return ledger.status(messageId).isPresent() ? new Result(Outcome.NOT_A_RECIPIENT, null)
@@ -165,8 +185,9 @@ public class AckTracker extends ServiceSupport {
     /** @return the status the copy is left in */
     private String retryOrDeadLetter(Copy copy, String reason) {
         if (copy.sends > retryCount) {
+            sendDeadLetter(copy, reason);
             copies.remove(key(copy.messageId, copy.agent));
-            deadLetter(copy, reason);
+            recordDeadLettered(copy, reason);
             return "dead_lettered";
         }
         long delay = (long) Math.min(maxDelayMs, initialDelayMs * Math.pow(multiplier, copy.sends - 1));
@@ -209,7 +230,7 @@ public class AckTracker extends ServiceSupport {
         record(Kind.QUEUED, copy, send, copy.due, null, null);
     }
 
-    private void deadLetter(Copy copy, String reason) {
+    private void sendDeadLetter(Copy copy, String reason) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
         headers.put("JMSExpiration", 0L);
         headers.put(MasNames.HEADER_ERROR, reason);
@@ -217,6 +238,9 @@ public class AckTracker extends ServiceSupport {
         headers.put(MasNames.HEADER_TARGET, MasNames.agentQueue(copy.agent));
         headers.put(MasNames.HEADER_DUPLICATE_ID, "dlq:" + copy.messageId + ":" + MasNames.agentQueue(copy.agent));
         producer.sendBodyAndHeaders("jmsNonTx:queue:" + MasNames.DLQ + "?exchangePattern=InOnly", copy.envelope, headers);
+    }
+
+    private void recordDeadLettered(Copy copy, String reason) {
         record(Kind.DEAD_LETTERED, copy, copy.sends, null, reason, null);
         LOG.warn("Dead-lettered message {} for {} after {} send(s): {}", copy.messageId, copy.agent, copy.sends, reason);
     }
@@ -270,7 +294,8 @@ public class AckTracker extends ServiceSupport {
     @Override
     protected void doStop() throws Exception {
         if (scanner != null) {
-            scanner.shutdownNow();
+            scanner.shutdown();
+            scanner.awaitTermination(10, TimeUnit.SECONDS);
         }
         if (producer != null) {
             producer.stop();

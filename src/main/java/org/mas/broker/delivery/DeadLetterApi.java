@@ -98,7 +98,7 @@ public class DeadLetterApi {
             QueueBrowser browser = session.createBrowser(session.createQueue(MasNames.DLQ), selector);
             for (Enumeration<?> e = browser.getEnumeration(); e.hasMoreElements() && matched < MAX_SCAN; matched++) {
                 Message message = (Message) e.nextElement();
-                if (matched >= page * size && items.size() < size) {
+                if (matched >= (long) page * size && items.size() < size) {
                     items.add(describe(message));
                 }
             }
@@ -131,6 +131,12 @@ public class DeadLetterApi {
             replay.getIn().setHeader(MasNames.HEADER_INGRESS, "replay");
             replay.setProperty(MasNames.PROPERTY_SENDER, org.mas.broker.queues.JmsConnections.TRANSACTED_COMPONENT);
             replay.setProperty(DeliveryPreparer.PROPERTY_REPLAY, java.util.UUID.randomUUID().toString());
+            boolean isEdited = edited != null && !edited.isBlank();
+            java.util.Set<String> targets = isEdited ? null : deadLetteredAgents(deadLetters);
+            if (targets != null) {
+                // as it was: only to the recipients whose copies were parked, not again to those that had theirs
+                replay.setProperty(MasNames.PROPERTY_REPLAY_TARGETS, targets);
+            }
             producer().send("direct:accept", replay);
             InvalidEnvelopeException invalid = replay.getProperty(Exchange.EXCEPTION_CAUGHT, InvalidEnvelopeException.class);
             if (invalid != null) {
@@ -174,11 +180,24 @@ public class DeadLetterApi {
         responses.json(exchange, 200, Map.of("id", id, "deleted", removed));
     }
 
+    /** The agents whose copies were dead-lettered, or null if one failed before its recipients were known. */
+    private static java.util.Set<String> deadLetteredAgents(List<Message> deadLetters) throws Exception {
+        java.util.Set<String> agents = new java.util.LinkedHashSet<>();
+        for (Message message : deadLetters) {
+            String target = message.getStringProperty(MasNames.HEADER_TARGET);
+            if (target == null || !target.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
+                return null;
+            }
+            agents.add(target.substring(MasNames.AGENT_QUEUE_PREFIX.length()));
+        }
+        return agents;
+    }
+
     private static List<Message> take(Session session, String id) throws Exception {
         List<Message> taken = new ArrayList<>();
         try (MessageConsumer consumer = session.createConsumer(session.createQueue(MasNames.DLQ),
                 MasNames.HEADER_ID + " = '" + id.replace("'", "''") + "'")) {
-            Message message = consumer.receive(500);
+            Message message = consumer.receive(2_000);
             while (message != null) {
                 taken.add(message);
                 message = consumer.receiveNoWait();

@@ -78,7 +78,7 @@ public class QueuesApi {
 
     /** 409 unless empty or {@code ?force=true}. */
     public void delete(Exchange exchange) throws Exception {
-        String name = name(exchange);
+        String name = agentQueueName(exchange);
         if (name == null) {
             return;
         }
@@ -99,7 +99,7 @@ public class QueuesApi {
     }
 
     public void purge(Exchange exchange) throws Exception {
-        String name = name(exchange);
+        String name = agentQueueName(exchange);
         if (name == null) {
             return;
         }
@@ -115,6 +115,17 @@ public class QueuesApi {
         String name = exchange.getIn().getHeader("name", String.class);
         if (!QueueAdmin.isMasQueue(name)) {
             RestResponses.error(exchange, 400, "not a MAS queue", List.of("only queues named mas.* can be managed here"));
+            return null;
+        }
+        return name;
+    }
+
+    /** Only agent queues can be deleted or purged: mas.dlq has its own audited API, the others are the broker's. */
+    private static String agentQueueName(Exchange exchange) {
+        String name = name(exchange);
+        if (name != null && !name.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
+            RestResponses.error(exchange, 400, "not an agent queue",
+                    List.of("only mas.agent.* queues can be deleted or purged here; dead letters: /api/dlq"));
             return null;
         }
         return name;

@@ -60,6 +60,12 @@ public class RecipientResolver {
 
     /** The last step of the rules: a message with no recipient left goes to mas.dlq with the reason. */
     public void requireAny(Exchange exchange) throws UnroutableException {
+        Set<?> replayTargets = exchange.getProperty(MasNames.PROPERTY_REPLAY_TARGETS, Set.class);
+        if (replayTargets != null) {
+            Set<String> recipients = current(exchange);
+            recipients.retainAll(replayTargets);
+            set(exchange, recipients);
+        }
         if (current(exchange).isEmpty()) {
             Envelope envelope = envelope(exchange);
             throw new UnroutableException("unroutable: no recipient for " + envelope.getMessageType() + " from "

@@ -112,6 +112,25 @@ class DeadLetterApiTest {
     }
 
     @Test
+    void aReplayAsItWasGoesOnlyToTheRecipientWhoseCopyWasParked() throws Exception {
+        String happy = Envelopes.uniqueAgent("happy");
+        String picky = Envelopes.uniqueAgent("picky");
+        String id = "dlq-partial-" + picky;
+        broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agents\":[\"" + happy + "\",\"" + picky
+                + "\"],\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}");
+        assertThat(broker.receiveOne("mas.agent." + happy)).isNotNull();
+        assertThat(broker.receiveOne("mas.agent." + picky)).isNotNull();
+        broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json", "{\"agent\":\"" + happy + "\",\"status\":\"processed\"}");
+        broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json", "{\"agent\":\"" + picky + "\",\"status\":\"rejected\"}");
+        await().untilAsserted(() -> assertThat(list("?agent=" + picky).get("total").asInt()).isEqualTo(1));
+
+        assertThat(broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json", "").statusCode()).isEqualTo(202);
+
+        assertThat(broker.receiveOne("mas.agent." + picky)).isNotNull();
+        assertThat(broker.receive("mas.agent." + happy, 1)).isEmpty();
+    }
+
+    @Test
     void aStillInvalidEditIsRefusedAndTheDeadLetterStays() throws Exception {
         String agent = Envelopes.uniqueAgent("edit");
         String id = deadLetter("dlq-invalid-" + agent, agent, "wrong");

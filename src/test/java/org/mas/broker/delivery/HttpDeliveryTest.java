@@ -35,6 +35,7 @@ class HttpDeliveryTest {
     static final CountDownLatch RELEASE = new CountDownLatch(1);
     static final AtomicInteger CRM_CALLS = new AtomicInteger();
     static final AtomicInteger ERP_CALLS = new AtomicInteger();
+    static final AtomicInteger BOOKS_CALLS = new AtomicInteger();
     static final List<String> CRM_BODIES = new CopyOnWriteArrayList<>();
     static final List<String> CRM_IDS = new CopyOnWriteArrayList<>();
 
@@ -45,6 +46,11 @@ class HttpDeliveryTest {
             CRM_BODIES.add(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
             CRM_IDS.add(exchange.getRequestHeaders().getFirst("mas_id"));
             respond(exchange, CRM_CALLS.incrementAndGet() == 1 ? 500 : 200, "ok");
+        });
+        endpoints.createContext("/books", exchange -> {
+            BOOKS_CALLS.incrementAndGet();
+            exchange.getRequestBody().readAllBytes();
+            respond(exchange, 204, "");
         });
         endpoints.createContext("/erp", exchange -> {
             ERP_CALLS.incrementAndGet();
@@ -64,10 +70,12 @@ class HttpDeliveryTest {
         String base = "http://127.0.0.1:" + endpoints.getAddress().getPort();
         broker = RunningBroker.start(dataDir, Map.of(
                 "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "2",
+                "MESSAGE_BROKER_ACK_TIMEOUT", "1",
                 "MESSAGE_BROKER_AGENTS", "[{\"id\":\"crm\",\"endpoint\":\"" + base + "/crm\"},"
                         + "{\"id\":\"erp\",\"endpoint\":\"" + base + "/erp\"},"
+                        + "{\"id\":\"books\",\"endpoint\":\"" + base + "/books\"},"
                         + "{\"id\":\"silent\",\"endpoint\":\"" + base + "/silent\"}]"),
-                Map.of("mas.http-delivery.timeout-ms", "500"));
+                Map.of("mas.http-delivery.timeout-ms", "500", "mas.ack.scan-interval-ms", "100"));
     }
 
     @AfterAll
@@ -97,6 +105,19 @@ class HttpDeliveryTest {
         assertThat(broker.depth("mas.agent.crm")).isZero();
         assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, "http-crm-1")))
                 .containsExactly("accepted", "queued", "retrying", "acked");
+    }
+
+    @Test
+    void aTwoHundredAnswerCompletesARequiresAckMessageForGood() throws Exception {
+        broker.postMessage("{\"id\":\"http-books-1\",\"from_agent\":\"sales\",\"to_agent\":\"books\","
+                + "\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}");
+
+        await().untilAsserted(() -> assertThat(DeliveryLedgerTest.status(broker, "http-books-1")
+                .get("recipients").get(0).get("status").asText()).isEqualTo("acked"));
+        // well past ack_timeout (1 s): the endpoint's answer was the acknowledgment, nothing is sent again
+        await().during(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(BOOKS_CALLS).hasValue(1));
+        assertThat(DeliveryLedgerTest.status(broker, "http-books-1").get("recipients").get(0).get("status").asText())
+                .isEqualTo("acked");
     }
 
     @Test

@@ -95,6 +95,9 @@ class QueueApiTest {
     void namesOutsideMasAreRefusedAndUnknownOnesAre404() throws Exception {
         assertThat(broker.get("/api/queues/activemq.management", RunningBroker.API_KEY).statusCode()).isEqualTo(400);
         assertThat(delete("/api/queues/DLQ").statusCode()).isEqualTo(400);
+        assertThat(delete("/api/queues/mas.dlq?force=true").statusCode()).isEqualTo(400);
+        assertThat(post("/api/queues/mas.inbound/purge", "").statusCode()).isEqualTo(400);
+        assertThat(get("/api/queues/mas.dlq", 200).get("name").asText()).isEqualTo("mas.dlq");
         assertThat(broker.get("/api/queues/mas.agent.nobody-here", RunningBroker.API_KEY).statusCode()).isEqualTo(404);
         assertThat(delete("/api/queues/mas.agent.nobody-here").statusCode()).isEqualTo(404);
     }

@@ -35,7 +35,12 @@ public record LedgerEvent(
                            String correlationId, String ingress, String envelope, long expiresAt) {
     }
 
+    /** At most 2,000 characters, without NUL (which PostgreSQL refuses in text). */
     static String truncate(String text) {
-        return text == null || text.length() <= 2000 ? text : text.substring(0, 2000);
+        if (text == null) {
+            return null;
+        }
+        String clean = text.indexOf('\u0000') < 0 ? text : text.replace("\u0000", "");
+        return clean.length() <= 2000 ? clean : clean.substring(0, 2000);
     }
 }
