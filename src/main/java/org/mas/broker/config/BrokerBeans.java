@@ -32,6 +32,7 @@ import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.JsonHttpErrors;
 import org.mas.broker.ingress.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
+import org.mas.broker.monitoring.AlertEvaluator;
 import org.mas.broker.monitoring.BrokerMetrics;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
@@ -101,6 +102,7 @@ public class BrokerBeans implements CamelConfiguration {
         BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin);
         ledger.addStepListener(metrics::onStep);
         registry.bind("metrics", metrics);
+        registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),

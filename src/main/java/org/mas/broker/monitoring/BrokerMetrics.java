@@ -72,8 +72,35 @@ public class BrokerMetrics {
         if (meters != null) {
             timers.computeIfAbsent(stage, s -> Timer.builder("mas.delivery.latency").tag("stage", s)
                     .description("accepted -> queued, and accepted -> acked").publishPercentileHistogram()
+                    .publishPercentiles(0.5, 0.95, 0.99).distributionStatisticExpiry(Duration.ofMinutes(1))
                     .register(meters)).record(duration);
         }
+    }
+
+    /** p99 of arrival -> queued over about the last minute, ms (0 before any message). */
+    public double queuedLatencyP99Millis() {
+        Timer timer = timers.get("queued");
+        if (timer == null) {
+            return 0;
+        }
+        for (io.micrometer.core.instrument.distribution.ValueAtPercentile p : timer.takeSnapshot().percentileValues()) {
+            if (p.percentile() == 0.99) {
+                return p.value(java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+        }
+        return 0;
+    }
+
+    /** A counter's value so far (0 if it never counted). */
+    public double total(String name, String tag, String value) {
+        Counter counter = counters.get(name + '|' + value);
+        return counter == null ? 0 : counter.count();
+    }
+
+    /** Copies dead-lettered after all their retries (a delivery error or an acknowledgment that never came). */
+    public double exhaustedRetries() {
+        return total("mas.messages.dead_lettered", "reason", "delivery_error") + total("mas.messages.dead_lettered", "reason", "ack_timeout")
+                + total("mas.messages.dead_lettered", "reason", "ack_failed") + total("mas.messages.dead_lettered", "reason", "http_error");
     }
 
     /** Every step the ledger records. */
