@@ -34,6 +34,7 @@ import org.mas.broker.ingress.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
 import org.mas.broker.monitoring.AlertEvaluator;
 import org.mas.broker.monitoring.BrokerMetrics;
+import org.mas.broker.monitoring.DeliveryStats;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
 import org.mas.broker.queues.JmsConnections;
@@ -99,7 +100,9 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         registry.bind("countAttempt", new AttemptCounter(recorder));
-        BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin);
+        DeliveryStats stats = new DeliveryStats(java.time.Clock.systemUTC());
+        registry.bind("stats", stats);
+        BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin, stats);
         ledger.addStepListener(metrics::onStep);
         registry.bind("metrics", metrics);
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));

@@ -32,9 +32,12 @@ public class BrokerMetrics {
     private final Map<String, AtomicLong> depths = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> consumers = new ConcurrentHashMap<>();
 
-    public BrokerMetrics(CamelContext context, QueueAdmin queues) {
+    private final DeliveryStats stats;
+
+    public BrokerMetrics(CamelContext context, QueueAdmin queues, DeliveryStats stats) {
         this.context = context;
         this.queues = queues;
+        this.stats = stats;
     }
 
     /** Camel binds its registry while it starts: looked up on first use. */
@@ -55,6 +58,7 @@ public class BrokerMetrics {
     }
 
     public void received(Exchange exchange) {
+        stats.received();
         count("mas.messages.received", "ingress", ingress(exchange));
     }
 
@@ -64,7 +68,9 @@ public class BrokerMetrics {
 
     /** accepted -> queued, measured from the exchange's creation (the message's arrival). */
     public void queuedAfter(Exchange exchange) {
-        latency("queued", Duration.ofMillis(System.currentTimeMillis() - exchange.getClock().getCreated()));
+        long millis = System.currentTimeMillis() - exchange.getClock().getCreated();
+        stats.delivered(millis);
+        latency("queued", Duration.ofMillis(millis));
     }
 
     public void latency(String stage, Duration duration) {
@@ -118,6 +124,7 @@ public class BrokerMetrics {
             }
             case FAILED, REJECTED, EXPIRED, RETRYING -> count("mas.deliveries", "outcome", event.kind().label);
             case DEAD_LETTERED -> {
+                stats.failed();
                 count("mas.deliveries", "outcome", "dead_lettered");
                 count("mas.messages.dead_lettered", "reason", reason(event.detail()));
             }

@@ -3,6 +3,8 @@ package org.mas.broker.queues;
 import java.nio.file.Path;
 import java.util.Map;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,6 +43,19 @@ class MetricsTest {
                         .contains("mas_queue_consumers{queue=\"mas.inbound\"} 4.0")
                         .contains("mas_delivery_latency_seconds_bucket{stage=\"queued\"");
             });
+            JsonNode stats = new ObjectMapper().readTree(broker.get("/api/stats", RunningBroker.API_KEY).body());
+            // (the 1-minute window is the current clock minute: it may have just begun, so it is not asserted exactly)
+            assertThat(stats.get("windows").get("1m").get("delivered").asLong()).isBetween(0L, 3L);
+            for (String window : new String[] {"5m", "15m"}) {
+                JsonNode w = stats.get("windows").get(window);
+                assertThat(w.get("received").asLong()).isEqualTo(5);
+                assertThat(w.get("delivered").asLong()).isEqualTo(3);
+                assertThat(w.get("failed").asLong()).isEqualTo(1);
+                assertThat(w.get("failure_rate").asDouble()).isEqualTo(0.25);
+                assertThat(w.get("throughput_per_s").asDouble()).isPositive();
+                assertThat(w.get("latency_ms").get("p99").asDouble()).isPositive();
+            }
+            assertThat(broker.get("/api/stats", null).statusCode()).isEqualTo(401);
         }
     }
 }
