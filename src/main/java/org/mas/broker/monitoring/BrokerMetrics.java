@@ -24,6 +24,13 @@ import org.mas.broker.queues.QueueAdmin;
  */
 public class BrokerMetrics {
 
+    /** Every series this class exports, as Prometheus names them (docker/ files may only name these). */
+    public static final java.util.List<String> EXPORTED = java.util.List.of("mas_messages_received_total",
+            "mas_messages_invalid_total", "mas_messages_routed_total", "mas_messages_dead_lettered_total",
+            "mas_deliveries_total", "mas_delivery_latency_seconds", "mas_delivery_latency_seconds_bucket",
+            "mas_delivery_latency_seconds_count", "mas_delivery_latency_seconds_sum", "mas_delivery_latency_seconds_max",
+            "mas_queue_depth", "mas_queue_consumers");
+
     private final CamelContext context;
     private final QueueAdmin queues;
     private volatile MeterRegistry registry;

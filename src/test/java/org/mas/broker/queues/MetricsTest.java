@@ -43,6 +43,8 @@ class MetricsTest {
                         .contains("mas_queue_consumers{queue=\"mas.inbound\"} 4.0")
                         .contains("mas_delivery_latency_seconds_bucket{stage=\"queued\"");
             });
+            String exported = broker.get("/observe/metrics", null).body();
+            assertThat(org.mas.broker.monitoring.BrokerMetrics.EXPORTED).allSatisfy(name -> assertThat(exported).contains(name));
             JsonNode stats = new ObjectMapper().readTree(broker.get("/api/stats", RunningBroker.API_KEY).body());
             // (the 1-minute window is the current clock minute: it may have just begun, so it is not asserted exactly)
             assertThat(stats.get("windows").get("1m").get("delivered").asLong()).isBetween(0L, 3L);
