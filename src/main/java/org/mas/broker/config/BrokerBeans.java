@@ -1,6 +1,7 @@
 package org.mas.broker.config;
 
 import java.time.Duration;
+import java.util.Map;
 
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
@@ -34,6 +35,7 @@ import org.mas.broker.ingress.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
 import org.mas.broker.monitoring.AlertEvaluator;
 import org.mas.broker.monitoring.BrokerMetrics;
+import org.mas.broker.monitoring.LedgerHealthCheck;
 import org.mas.broker.monitoring.DeliveryStats;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
@@ -91,7 +93,8 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("recipients", new RecipientResolver(agents));
         registry.bind("delivery", new DeliveryPreparer());
         registry.bind("deadLetters", new DeadLetters());
-        DeliveryLedger ledger = new DeliveryLedger(new LedgerDatabases(settings),
+        LedgerDatabases databases = new LedgerDatabases(settings);
+        DeliveryLedger ledger = new DeliveryLedger(databases,
                 Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")));
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         LedgerRecorder recorder = new LedgerRecorder(ledger, settings.ackTimeout() * 1000L);
@@ -120,6 +123,8 @@ public class BrokerBeans implements CamelConfiguration {
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {
             health.register(new BrokerHealthCheck(embedded, jms.artemisConnectionFactory()));
+            health.register(new LedgerHealthCheck(Map.of("messages", databases.messages(), "queues", databases.queues(),
+                    "delivery", databases.delivery())));
         }
         int httpPort = Integer.parseInt(properties.resolveProperty("camel.server.port").orElse("8080"));
         context.addStartupListener(new JsonHttpErrors(httpPort, settings.maxMessageSize()));

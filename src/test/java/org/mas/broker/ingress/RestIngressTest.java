@@ -213,6 +213,15 @@ class RestIngressTest {
     }
 
     @Test
+    void healthCoversTheBrokerAndTheLedgerDatabases() {
+        var registry = org.apache.camel.health.HealthCheckRegistry.get(broker.context());
+        for (String id : new String[] {"broker", "ledger-databases"}) {
+            var check = registry.getCheck(id).orElseThrow(() -> new AssertionError("no health check " + id));
+            assertThat(check.call().getState()).as(id).isEqualTo(org.apache.camel.health.HealthCheck.State.UP);
+        }
+    }
+
+    @Test
     void healthAndMetricsNeedNoKey() throws Exception {
         assertThat(broker.get("/observe/health", null).body()).contains("UP");
         HttpResponse<String> metrics = broker.get("/observe/metrics", null);
