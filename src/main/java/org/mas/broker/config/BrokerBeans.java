@@ -37,6 +37,7 @@ import org.mas.broker.monitoring.AlertEvaluator;
 import org.mas.broker.monitoring.BrokerMetrics;
 import org.mas.broker.monitoring.LedgerHealthCheck;
 import org.mas.broker.monitoring.DeliveryStats;
+import org.mas.broker.queues.BacklogGuard;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
 import org.mas.broker.queues.JmsConnections;
@@ -86,6 +87,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("brokerManagement", management);
         QueueAdmin queueAdmin = new QueueAdmin(management);
         registry.bind("queuesApi", new QueuesApi(queueAdmin, agents, restResponses));
+        registry.bind("backlog", new BacklogGuard(queueAdmin, settings.backlogLimit()));
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));

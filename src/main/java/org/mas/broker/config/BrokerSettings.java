@@ -24,7 +24,8 @@ public record BrokerSettings(
         List<Agent> agents,
         Redelivery redelivery,
         int ackTimeout,
-        long ledgerRetention) {
+        long ledgerRetention,
+        Backlog backlog) {
 
     public static final String BEAN_NAME = "brokerSettings";
 
@@ -33,6 +34,15 @@ public record BrokerSettings(
 
     public boolean embeddedBroker() {
         return brokerUrl == null || brokerUrl.isBlank();
+    }
+
+    /** max_depth: messages in one agent queue past which new ones for it are refused; 0 = 10 x queue_size. */
+    public record Backlog(long maxDepth) {
+    }
+
+    /** The hard backlog limit per agent queue. */
+    public long backlogLimit() {
+        return backlog.maxDepth() > 0 ? backlog.maxDepth() : 10L * alertThresholds.queueSize();
     }
 
     public record Databases(String messages, String queues, String delivery) {

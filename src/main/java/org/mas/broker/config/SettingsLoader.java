@@ -248,6 +248,7 @@ public final class SettingsLoader {
     private static void validate(BrokerSettings s) {
         require(s.routingInterval() > 0, "routing_interval", "must be a number of seconds > 0, got " + s.routingInterval());
         require(s.cleanupInterval() > 0, "cleanup_interval", "must be a number of seconds > 0, got " + s.cleanupInterval());
+        require(s.backlog().maxDepth() >= 0, "backlog.max_depth", "must be >= 0 (0: 10 x queue_size), got " + s.backlog().maxDepth());
         require(s.ackTimeout() > 0, "ack_timeout", "must be a number of seconds > 0, got " + s.ackTimeout());
         BrokerSettings.AlertThresholds t = s.alertThresholds();
         long longestAckCycle = (t.retryCount() + 1L) * (s.ackTimeout() + s.redelivery().maxDelayMs() / 1000 + 1);

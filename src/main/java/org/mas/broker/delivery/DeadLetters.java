@@ -60,7 +60,8 @@ public class DeadLetters {
         if (cause == null) {
             return "unknown failure";
         }
-        if (cause instanceof org.mas.broker.routing.UnroutableException) {
+        if (cause instanceof org.mas.broker.routing.UnroutableException
+                || cause instanceof org.mas.broker.queues.BacklogGuard.BacklogException) {
             return cause.getMessage();
         }
         if (cause instanceof org.apache.camel.http.base.HttpOperationFailedException http) {

@@ -34,6 +34,9 @@ public class RestResponses {
     public void rejected(Exchange exchange) {
         RequestRejectedException e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, RequestRejectedException.class);
         error(exchange, e.getStatus(), e.getMessage(), e.getDetails());
+        if (e.getStatus() == 429) {
+            exchange.getMessage().setHeader("Retry-After", "5");
+        }
     }
 
     /** 400 with every schema violation. */

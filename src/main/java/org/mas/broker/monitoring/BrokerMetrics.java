@@ -158,6 +158,9 @@ public class BrokerMetrics {
         if (detail.startsWith("failed by")) {
             return "ack_failed";
         }
+        if (detail.startsWith("backlog")) {
+            return "backlog";
+        }
         if (detail.startsWith("HTTP ")) {
             return "http_error";
         }

@@ -1,0 +1,99 @@
+package org.mas.broker.queues;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.apache.camel.Exchange;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.ingress.RequestRejectedException;
+
+/**
+ * Refuses new messages for an agent queue that holds backlog.max_depth messages or more: REST answers 429 with
+ * Retry-After; other ingresses dead-letter the message with reason "backlog" (never a silent drop, never unbounded
+ * growth). Depths come from one management call, refreshed in the background at most once a second, and count what
+ * was admitted since, so a burst overshoots the limit by at most what a refresh in flight missed. Bean name
+ * {@code backlog}.
+ */
+public class BacklogGuard {
+
+    /** A message refused because a recipient's queue is over its backlog limit. */
+    public static class BacklogException extends Exception {
+        public BacklogException(String message) {
+            super(message);
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this;
+        }
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(BacklogGuard.class);
+    private static final long REFRESH_NANOS = 1_000_000_000L;
+
+    private final QueueAdmin queues;
+    private final long limit;
+    private final AtomicBoolean refreshing = new AtomicBoolean();
+    private final Executor background = Executors.newSingleThreadExecutor(r -> {
+        Thread thread = new Thread(r, "backlog-depths");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private volatile Map<String, Long> depths = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile long refreshedAt = System.nanoTime() - 2 * REFRESH_NANOS;
+
+    public BacklogGuard(QueueAdmin queues, long limit) {
+        this.queues = queues;
+        this.limit = limit;
+    }
+
+    /** After the routing rules: every recipient's queue must be under the limit. */
+    public void admit(Exchange exchange) throws RequestRejectedException, BacklogException {
+        refreshSoon();
+        @SuppressWarnings("unchecked")
+        List<String> recipients = exchange.getIn().getHeader(MasNames.HEADER_RECIPIENTS, List.class);
+        if (recipients == null) {
+            return;
+        }
+        for (String agent : recipients) {
+            String queue = MasNames.agentQueue(agent);
+            long depth = depths.getOrDefault(queue, 0L);
+            if (depth >= limit) {
+                String reason = "backlog: " + queue + " holds " + depth + " messages (limit " + limit + ")";
+                if (MasNames.INGRESS_REST.equals(exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class))) {
+                    throw new RequestRejectedException(429, "backlog limit reached", List.of(reason));
+                }
+                exchange.getIn().setHeader(MasNames.HEADER_TARGET, queue);
+                throw new BacklogException(reason);
+            }
+        }
+        for (String agent : recipients) {
+            depths.merge(MasNames.agentQueue(agent), 1L, Long::sum); // counted until the next reading replaces it
+        }
+    }
+
+    private void refreshSoon() {
+        if (System.nanoTime() - refreshedAt > REFRESH_NANOS && refreshing.compareAndSet(false, true)) {
+            background.execute(() -> {
+                try {
+                    Map<String, Long> fresh = new java.util.concurrent.ConcurrentHashMap<>();
+                    for (QueueAdmin.QueueInfo queue : queues.list()) {
+                        fresh.put(queue.name(), queue.depth());
+                    }
+                    depths = fresh;
+                } catch (Exception e) {
+                    LOG.warn("Could not read queue depths for the backlog limit: {}", e.toString());
+                } finally {
+                    refreshedAt = System.nanoTime();
+                    refreshing.set(false);
+                }
+            });
+        }
+    }
+}
