@@ -1,7 +1,6 @@
 package org.mas.broker.delivery;
 
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -9,10 +8,8 @@ import java.util.Map;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.jms.Message;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
 import org.mas.broker.support.RunningBroker;
@@ -25,20 +22,11 @@ class AcknowledgmentTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
-
-    @BeforeAll
-    static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_ACK_TIMEOUT", "1",
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of("MESSAGE_BROKER_ACK_TIMEOUT", "1",
                 "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "2"), Map.of("mas.ack.scan-interval-ms", "100"));
-    }
 
-    @AfterAll
-    static void stop() {
-        broker.close();
-    }
+
 
     private static String send(String id, String agent) throws Exception {
         HttpResponse<String> response = broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\""

@@ -2,16 +2,13 @@ package org.mas.broker.delivery;
 
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.jms.Message;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
 import org.mas.broker.support.RunningBroker;
@@ -23,19 +20,10 @@ class DeadLetterApiTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of());
 
-    @BeforeAll
-    static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of());
-    }
 
-    @AfterAll
-    static void stop() {
-        broker.close();
-    }
 
     /** A message the agent rejects: it is on mas.dlq at once, with the agent as target. */
     private static String deadLetter(String id, String agent, String detail) throws Exception {

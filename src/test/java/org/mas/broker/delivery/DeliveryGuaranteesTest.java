@@ -1,7 +1,6 @@
 package org.mas.broker.delivery;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -14,10 +13,9 @@ import jakarta.jms.TextMessage;
 import org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy;
 import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
 import org.apache.camel.builder.AdviceWith;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
 import org.mas.broker.support.RunningBroker;
@@ -33,9 +31,8 @@ class DeliveryGuaranteesTest {
 
     private static final String MARKER = "testMarker";
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of("MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "3"));
 
     /** Per marker: what the failure injector does on attempt n (true = roll back after the sends). */
     static final Map<String, List<Boolean>> ROLLBACK_PLAN = new ConcurrentHashMap<>();
@@ -48,7 +45,6 @@ class DeliveryGuaranteesTest {
 
     @BeforeAll
     static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "3"));
         AdviceWith.adviceWith(broker.context(), "ingress-jms", route -> {
             route.weaveAddFirst().process(exchange -> {
                 String marker = exchange.getIn().getHeader(MARKER, String.class);
@@ -84,10 +80,6 @@ class DeliveryGuaranteesTest {
                 }));
     }
 
-    @AfterAll
-    static void stop() {
-        broker.close();
-    }
 
     @Test
     void aRollbackAfterTheSendsUndoesThemAndTheRedeliveryQueuesExactlyOneCopy() throws Exception {

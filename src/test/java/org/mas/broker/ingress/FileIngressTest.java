@@ -5,10 +5,9 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import jakarta.jms.TextMessage;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
 import org.mas.broker.support.RunningBroker;
@@ -18,20 +17,13 @@ import static org.awaitility.Awaitility.await;
 
 class FileIngressTest {
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of("MESSAGE_BROKER_MAX_MESSAGE_SIZE", "2048"));
     static Path inbox;
 
     @BeforeAll
     static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_MAX_MESSAGE_SIZE", "2048"));
-        inbox = dataDir.resolve("inbox");
-    }
-
-    @AfterAll
-    static void stop() {
-        broker.close();
+        inbox = broker.dataDir().resolve("inbox");
     }
 
     /** Writes under a temporary name, then renames: what the README asks of writers. */

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -15,10 +14,8 @@ import jakarta.jms.Message;
 import jakarta.jms.Session;
 import jakarta.jms.TextMessage;
 import org.apache.camel.builder.NotifyBuilder;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
 import org.mas.broker.support.RunningBroker;
@@ -28,19 +25,10 @@ import static org.awaitility.Awaitility.await;
 
 class JmsIngressTest {
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of());
 
-    @BeforeAll
-    static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of());
-    }
 
-    @AfterAll
-    static void stop() {
-        broker.close();
-    }
 
     @Test
     void textEnvelopeOnInboundReachesTheAgentQueue() throws Exception {

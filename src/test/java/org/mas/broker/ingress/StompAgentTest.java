@@ -6,14 +6,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
 import org.mas.broker.support.RunningBroker;
@@ -26,19 +23,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class StompAgentTest {
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of());
 
-    @BeforeAll
-    static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of());
-    }
 
-    @AfterAll
-    static void stop() {
-        broker.close();
-    }
 
     @Test
     void everyProtocolIsServedOnTheOneAcceptor() {

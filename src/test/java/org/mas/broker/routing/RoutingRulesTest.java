@@ -5,9 +5,8 @@ import java.util.Map;
 
 import jakarta.jms.Message;
 import jakarta.jms.TextMessage;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import org.mas.broker.support.RunningBroker;
@@ -17,19 +16,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Broadcast to agents known from configuration, and what happens to a message nobody can receive. */
 class RoutingRulesTest {
 
-    @TempDir
-    static Path dataDir;
-    static RunningBroker broker;
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of("MESSAGE_BROKER_AGENTS", "alpha,beta"));
 
-    @BeforeAll
-    static void start() throws Exception {
-        broker = RunningBroker.start(dataDir, Map.of("MESSAGE_BROKER_AGENTS", "alpha,beta"));
-    }
 
-    @AfterAll
-    static void stop() {
-        broker.close();
-    }
 
     @Test
     void broadcastReachesConfiguredAgentsThatHaveNoQueueYet() throws Exception {

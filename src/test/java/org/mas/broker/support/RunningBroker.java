@@ -5,6 +5,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +26,9 @@ import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.CamelContext;
 import org.apache.camel.main.Main;
 import org.apache.camel.test.AvailablePortFinder;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import org.mas.broker.config.BrokerLauncher;
 import org.mas.broker.queues.EmbeddedArtemis;
@@ -36,7 +40,7 @@ import static org.awaitility.Awaitility.await;
  * config/ and routes/), on free loopback ports and a temporary data directory. Tests talk to it over TCP (JMS, STOMP)
  * and HTTP like any agent or external system would.
  */
-public final class RunningBroker implements AutoCloseable {
+public final class RunningBroker implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
 
     public static final String API_KEY = "test-api-key-0123456789";
 
@@ -46,19 +50,46 @@ public final class RunningBroker implements AutoCloseable {
         org.awaitility.Awaitility.setDefaultPollInterval(Duration.ofMillis(50));
     }
 
-    private final Main main;
-    private final int httpPort;
-    private final int brokerPort;
-    private final Path dataDir;
+    private Main main;
+    private int httpPort;
+    private int brokerPort;
+    private Path dataDir;
+    private Map<String, String> env;
+    private Map<String, String> camelProperties;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private ActiveMQConnectionFactory agentConnectionFactory;
     private Connection agentConnection;
 
-    private RunningBroker(Main main, int httpPort, int brokerPort, Path dataDir) {
-        this.main = main;
-        this.httpPort = httpPort;
-        this.brokerPort = brokerPort;
-        this.dataDir = dataDir;
+    private RunningBroker(Map<String, String> env, Map<String, String> camelProperties) {
+        this.env = env;
+        this.camelProperties = camelProperties;
+    }
+
+    /**
+     * One broker for a whole test class, on a temporary data directory: declare it as
+     * {@code @RegisterExtension static final RunningBroker broker = RunningBroker.perTestClass(...)}.
+     */
+    public static RunningBroker perTestClass(Map<String, String> env) {
+        return perTestClass(env, Map.of());
+    }
+
+    public static RunningBroker perTestClass(Map<String, String> env, Map<String, String> camelProperties) {
+        return new RunningBroker(env, camelProperties);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        boot(Files.createTempDirectory("mas-broker-test"));
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws IOException {
+        close();
+        try (var files = Files.walk(dataDir)) {
+            for (Path file : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(file);
+            }
+        }
     }
 
     /** Starts the broker with test-friendly settings; {@code env} adds or overrides MESSAGE_BROKER_* variables. */
@@ -68,8 +99,15 @@ public final class RunningBroker implements AutoCloseable {
 
     public static RunningBroker start(Path dataDir, Map<String, String> env, Map<String, String> camelProperties)
             throws Exception {
-        int httpPort = AvailablePortFinder.getNextAvailable();
-        int brokerPort = AvailablePortFinder.getNextAvailable();
+        RunningBroker broker = new RunningBroker(env, camelProperties);
+        broker.boot(dataDir);
+        return broker;
+    }
+
+    private void boot(Path dataDir) throws Exception {
+        this.dataDir = dataDir;
+        httpPort = AvailablePortFinder.getNextAvailable();
+        brokerPort = AvailablePortFinder.getNextAvailable();
         Map<String, String> environment = new HashMap<>();
         environment.put("MESSAGE_BROKER_DATA_DIR", dataDir.toString());
         environment.put("MESSAGE_BROKER_API_KEYS", API_KEY);
@@ -83,16 +121,14 @@ public final class RunningBroker implements AutoCloseable {
                 "tcp://127.0.0.1:" + brokerPort + "?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE");
         properties.put("mas.ingress.file.poll-delay", "100");
         properties.putAll(camelProperties);
-        Main main = BrokerLauncher.create(null, environment, properties);
-        RunningBroker broker = new RunningBroker(main, httpPort, brokerPort, dataDir);
+        main = BrokerLauncher.create(null, environment, properties);
         try {
             main.start();
-            await().atMost(Duration.ofSeconds(30)).until(() -> broker.get("/observe/health", null).body().contains("UP"));
+            await().atMost(Duration.ofSeconds(30)).until(() -> get("/observe/health", null).body().contains("UP"));
         } catch (Exception | AssertionError e) {
-            broker.close();
+            close();
             throw e;
         }
-        return broker;
     }
 
     public CamelContext context() {
@@ -229,6 +265,8 @@ public final class RunningBroker implements AutoCloseable {
         if (agentConnectionFactory != null) {
             agentConnectionFactory.close();
         }
-        main.stop();
+        if (main != null) {
+            main.stop();
+        }
     }
 }
