@@ -42,6 +42,7 @@ import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
 import org.mas.broker.queues.JmsConnections;
 import org.mas.broker.queues.QueueAdmin;
+import org.mas.broker.queues.QueueCleanup;
 import org.mas.broker.queues.QueuesApi;
 import org.mas.broker.routing.AgentDirectory;
 import org.mas.broker.routing.RecipientResolver;
@@ -104,6 +105,8 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ledger", recorder);
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
+        registry.bind("queueCleanup", new QueueCleanup(queueAdmin, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),
+                Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC()));
         registry.bind("countAttempt", new AttemptCounter(recorder));
         DeliveryStats stats = new DeliveryStats(java.time.Clock.systemUTC());
         registry.bind("stats", stats);
@@ -115,7 +118,8 @@ public class BrokerBeans implements CamelConfiguration {
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
                 settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
-                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))));
+                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))),
+                acked -> metrics.latency("acked", acked));
         context.addService(tracker, true, true);
         registry.bind("ackTracker", tracker);
         registry.bind("acks", new Acknowledgments(tracker, restResponses));

@@ -25,7 +25,8 @@ public record BrokerSettings(
         Redelivery redelivery,
         int ackTimeout,
         long ledgerRetention,
-        Backlog backlog) {
+        Backlog backlog,
+        long idleQueueTimeout) {
 
     public static final String BEAN_NAME = "brokerSettings";
 

@@ -249,6 +249,8 @@ public final class SettingsLoader {
         require(s.routingInterval() > 0, "routing_interval", "must be a number of seconds > 0, got " + s.routingInterval());
         require(s.cleanupInterval() > 0, "cleanup_interval", "must be a number of seconds > 0, got " + s.cleanupInterval());
         require(s.backlog().maxDepth() >= 0, "backlog.max_depth", "must be >= 0 (0: 10 x queue_size), got " + s.backlog().maxDepth());
+        require(s.idleQueueTimeout() >= 0, "idle_queue_timeout", "must be a number of seconds >= 0 (0: never remove), got "
+                + s.idleQueueTimeout());
         require(s.ackTimeout() > 0, "ack_timeout", "must be a number of seconds > 0, got " + s.ackTimeout());
         BrokerSettings.AlertThresholds t = s.alertThresholds();
         long longestAckCycle = (t.retryCount() + 1L) * (s.ackTimeout() + s.redelivery().maxDelayMs() / 1000 + 1);

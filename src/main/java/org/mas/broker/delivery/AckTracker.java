@@ -45,15 +45,18 @@ public class AckTracker extends ServiceSupport {
         final String agent;
         final String envelope;
         final Map<String, Object> headers;
+        final Instant acceptedAt;
         int sends;
         State state = State.AWAITING_ACK;
         Instant due;
 
-        Copy(String messageId, String agent, String envelope, Map<String, Object> headers, int sends, Instant due) {
+        Copy(String messageId, String agent, String envelope, Map<String, Object> headers, Instant acceptedAt, int sends,
+             Instant due) {
             this.messageId = messageId;
             this.agent = agent;
             this.envelope = envelope;
             this.headers = headers;
+            this.acceptedAt = acceptedAt;
             this.sends = sends;
             this.due = due;
         }
@@ -73,11 +76,13 @@ public class AckTracker extends ServiceSupport {
     private final long maxDelayMs;
     private final Duration scanInterval;
     private final Map<String, Copy> copies = new ConcurrentHashMap<>();
+    private final java.util.function.Consumer<Duration> latency;
     private ProducerTemplate producer;
     private ScheduledExecutorService scanner;
 
     public AckTracker(CamelContext context, DeliveryLedger ledger, Duration ackTimeout, int retryCount,
-                      long initialDelayMs, double multiplier, long maxDelayMs, Duration scanInterval) {
+                      long initialDelayMs, double multiplier, long maxDelayMs, Duration scanInterval,
+                      java.util.function.Consumer<Duration> ackedLatency) {
         this.context = context;
         this.ledger = ledger;
         this.ackTimeout = ackTimeout;
@@ -86,6 +91,7 @@ public class AckTracker extends ServiceSupport {
         this.multiplier = multiplier;
         this.maxDelayMs = maxDelayMs;
         this.scanInterval = scanInterval;
+        this.latency = ackedLatency;
         ledger.addStepListener(this::onStep);
     }
 
@@ -102,7 +108,7 @@ public class AckTracker extends ServiceSupport {
         if (event.kind() == Kind.QUEUED && event.requiresAck() && event.message() != null && event.recipient() != null) {
             LedgerEvent.AcceptedMessage m = event.message();
             copies.putIfAbsent(key(event.messageId(), event.recipient()), new Copy(event.messageId(), event.recipient(),
-                    m.envelope(), headers(event.messageId(), m), event.attempt(), event.ackDeadline()));
+                    m.envelope(), headers(event.messageId(), m), m.acceptedAt(), event.attempt(), event.ackDeadline()));
         }
     }
 
@@ -129,13 +135,21 @@ public class AckTracker extends ServiceSupport {
         while (!copies.containsKey(key) && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
+        Result result = null;
         synchronized (this) {
             Copy copy = copies.get(key);
             if (copy != null) {
-                return apply(copy, agent, status, detail);
+                result = apply(copy, agent, status, detail);
             }
         }
-        return notTracked(messageId, agent, status, detail); // database look-ups: outside the lock
+        if (result == null) {
+            result = notTracked(messageId, agent, status, detail); // database look-ups: outside the lock
+        }
+        if (result.outcome() == Outcome.APPLIED || result.outcome() == Outcome.ALREADY_FINAL) {
+            // a recipient that answers is alive: its queue is not idle
+            ledger.submit(new LedgerEvent(Kind.AGENT_SEEN, messageId, agent, 0, Instant.now(), null, null, false, null, null));
+        }
+        return result;
     }
 
     /** Called with the lock held. The dead-letter send comes first: if it fails, the copy stays followed. */
@@ -144,6 +158,9 @@ public class AckTracker extends ServiceSupport {
             case "processed" -> {
                 copies.remove(key(copy.messageId, agent));
                 record(Kind.ACKED, copy, copy.sends, null, detail, agent);
+                if (copy.acceptedAt != null) {
+                    latency.accept(Duration.between(copy.acceptedAt, Instant.now()));
+                }
                 return new Result(Outcome.APPLIED, "acked");
             }
             case "rejected" -> {
@@ -276,9 +293,10 @@ public class AckTracker extends ServiceSupport {
             long expiresAt = ttl == 0 ? 0 : Instant.parse(node.path("timestamp").asText()).toEpochMilli() + ttl * 1000;
             LedgerEvent.AcceptedMessage m = new LedgerEvent.AcceptedMessage(node.path("from_agent").asText(),
                     node.path("message_type").asText(), node.path("priority").asInt(5), true,
-                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope.get(), expiresAt);
+                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope.get(), expiresAt,
+                    null);
             Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), envelope.get(), headers(awaiting.messageId(), m),
-                    Math.max(1, awaiting.attempts()), awaiting.deadline());
+                    m.acceptedAt(), Math.max(1, awaiting.attempts()), awaiting.deadline());
             if (!awaiting.status().equals("queued")) {
                 copy.state = State.WAITING_TO_RESEND;
                 copy.sends = Math.max(1, awaiting.attempts() - 1);

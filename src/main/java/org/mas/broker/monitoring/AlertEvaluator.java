@@ -21,8 +21,8 @@ import org.mas.broker.config.BrokerSettings;
 import org.mas.broker.queues.QueueAdmin;
 
 /**
- * Evaluates the alert thresholds every routing_interval: queue_size per queue, delivery_latency (p99 arrival ->
- * queued), failure_rate (dead-lettered / delivered since the last evaluation) and retry_count reached (copies
+ * Evaluates the alert thresholds every routing_interval: queue_size per queue, delivery_latency (p99 arrival -> queued
+ * and arrival -> acked), failure_rate (dead-lettered / delivered since the last evaluation) and retry_count reached (copies
  * dead-lettered after every retry). A crossing publishes one JSON event on the multicast address mas.alerts and logs a
  * WARN; the recovery publishes "resolved". One event per crossing, never one per evaluation. Bean name {@code alerts}.
  */
@@ -60,8 +60,10 @@ public class AlertEvaluator {
         for (QueueAdmin.QueueInfo queue : queues.list()) {
             check(firing, "queue_size", "warning", queue.name(), queue.depth(), thresholds.queueSize());
         }
-        double p99 = metrics.queuedLatencyP99Millis();
-        check(firing, "delivery_latency", "warning", "accepted->queued p99 ms", p99, thresholds.deliveryLatency());
+        check(firing, "delivery_latency", "warning", "accepted->queued p99 ms", metrics.queuedLatencyP99Millis(),
+                thresholds.deliveryLatency());
+        check(firing, "delivery_latency", "warning", "accepted->acked p99 ms", metrics.ackedLatencyP99Millis(),
+                thresholds.deliveryLatency());
         double delivered = metrics.total("mas.deliveries", "outcome", "queued") + metrics.total("mas.deliveries", "outcome", "acked");
         double failed = metrics.total("mas.deliveries", "outcome", "dead_lettered");
         double exhausted = metrics.exhaustedRetries();

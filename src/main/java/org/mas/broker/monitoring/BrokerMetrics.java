@@ -92,7 +92,16 @@ public class BrokerMetrics {
 
     /** p99 of arrival -> queued over about the last minute, ms (0 before any message). */
     public double queuedLatencyP99Millis() {
-        Timer timer = timers.get("queued");
+        return latencyP99Millis("queued");
+    }
+
+    /** p99 of arrival -> acknowledged (copies that require an ack) over about the last minute, ms (0 before any). */
+    public double ackedLatencyP99Millis() {
+        return latencyP99Millis("acked");
+    }
+
+    private double latencyP99Millis(String stage) {
+        Timer timer = timers.get(stage);
         if (timer == null) {
             return 0;
         }

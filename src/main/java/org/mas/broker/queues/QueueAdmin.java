@@ -92,10 +92,32 @@ public class QueueAdmin {
         management.invoke(ResourceNames.BROKER, "destroyQueue", name, true, true);
     }
 
+    /**
+     * Removes an agent queue only while it has no consumer: the broker refuses if one attached since it was read.
+     * An address the queue leaves empty goes with it.
+     */
+    public void deleteUnconsumed(String name) throws Exception {
+        management.invoke(ResourceNames.BROKER, "destroyQueue", name, false, true);
+    }
+
+    /** Sends the messages whose expiration has passed to the expiry address now. @return messages expired */
+    public long expireDue(String name, long nowMillis) throws Exception {
+        return asLong(management.invoke(ResourceNames.QUEUE + name, "expireMessages",
+                "AMQExpiration > 0 AND AMQExpiration <= " + nowMillis));
+    }
+
+    /** Removes the messages put on the queue before {@code cutoffMillis}. @return messages removed */
+    public long removeOlderThan(String name, long cutoffMillis) throws Exception {
+        return asLong(management.invoke(ResourceNames.QUEUE + name, "removeMessages", "AMQTimestamp < " + cutoffMillis));
+    }
+
+    private static long asLong(Object value) {
+        return value instanceof Number n ? n.longValue() : Long.parseLong(String.valueOf(value));
+    }
+
     /** @return messages removed */
     public long purge(String name) throws Exception {
-        Object removed = management.invoke(ResourceNames.QUEUE + name, "removeAllMessages");
-        return removed instanceof Number n ? n.longValue() : Long.parseLong(String.valueOf(removed));
+        return asLong(management.invoke(ResourceNames.QUEUE + name, "removeAllMessages"));
     }
 
     private static QueueInfo info(JsonNode queue) {

@@ -58,6 +58,18 @@ class MetricsTest {
                 assertThat(w.get("latency_ms").get("p99").asDouble()).isPositive();
             }
             assertThat(broker.get("/api/stats", null).statusCode()).isEqualTo(401);
+
+            // accepted -> acked: only copies that require an acknowledgment, measured when it arrives
+            assertThat(broker.get("/observe/metrics", null).body()).doesNotContain("stage=\"acked\"");
+            String worker = Envelopes.uniqueAgent("acking");
+            assertThat(broker.postMessage("{\"id\":\"metrics-ack-1\",\"from_agent\":\"a\",\"to_agent\":\"" + worker
+                    + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}").statusCode()).isEqualTo(202);
+            assertThat(broker.receiveOne("mas.agent." + worker)).isNotNull();
+            assertThat(broker.post("/api/messages/metrics-ack-1/ack", RunningBroker.API_KEY, "application/json",
+                    "{\"agent\":\"" + worker + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(200);
+            assertThat(broker.get("/observe/metrics", null).body())
+                    .contains("mas_delivery_latency_seconds_count{stage=\"acked\"} 1")
+                    .contains("mas_deliveries_total{outcome=\"acked\"} 1.0");
         }
     }
 }

@@ -427,6 +427,17 @@ public class DeliveryLedger extends ServiceSupport {
         return awaiting;
     }
 
+    /** When one agent was last seen (sent a message or an acknowledgment), from queues_db; empty if never. */
+    public Optional<Instant> agentLastSeen(String agent) throws SQLException {
+        try (Connection c = databases.queues().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT last_seen FROM agent_activity WHERE agent_id = ?")) {
+            q.setString(1, agent);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(r.getTimestamp(1).toInstant()) : Optional.empty();
+            }
+        }
+    }
+
     /** The normalized envelope of an accepted message, if the ledger still has it. */
     public Optional<String> envelope(String messageId) throws SQLException {
         try (Connection c = databases.messages().getConnection();

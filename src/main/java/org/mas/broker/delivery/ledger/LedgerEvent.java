@@ -30,9 +30,12 @@ public record LedgerEvent(
         }
     }
 
-    /** What messages_db keeps of an accepted message (and, not stored, when its copies expire: 0 = never). */
+    /**
+     * What messages_db keeps of an accepted message (and, not stored, when its copies expire: 0 = never; and when it
+     * was accepted, for the accepted -> acked latency: null when not known).
+     */
     public record AcceptedMessage(String fromAgent, String messageType, int priority, boolean requiresAck,
-                           String correlationId, String ingress, String envelope, long expiresAt) {
+                           String correlationId, String ingress, String envelope, long expiresAt, Instant acceptedAt) {
     }
 
     /** At most 2,000 characters, without NUL (which PostgreSQL refuses in text). */

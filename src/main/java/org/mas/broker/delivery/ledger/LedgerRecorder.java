@@ -88,7 +88,8 @@ public class LedgerRecorder {
         return new LedgerEvent.AcceptedMessage(envelope.getFromAgent(), envelope.getMessageType(), envelope.getPriority(),
                 envelope.isRequiresAck(), envelope.getCorrelationId(),
                 exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class), envelope.toJson(),
-                exchange.getIn().getHeader("JMSExpiration", 0L, Long.class));
+                exchange.getIn().getHeader("JMSExpiration", 0L, Long.class),
+                Instant.ofEpochMilli(exchange.getClock().getCreated()));
     }
 
     /**

@@ -1,0 +1,134 @@
+package org.mas.broker.queues;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.LedgerEvent;
+
+/**
+ * Queue clean-up, every cleanup_interval, through the management address only:
+ * <ul>
+ * <li>messages whose expiration has passed leave the agent queues and mas.inbound now (to the expiry address, where
+ * they are recorded as expired and parked on mas.expired), even when the broker's own expiry scan is slow or off;</li>
+ * <li>mas.expired keeps what was parked within ledger_retention, like the ledger;</li>
+ * <li>an agent queue that is empty, has no consumer, and whose agent has not been seen (a message or an
+ * acknowledgment from it) for idle_queue_timeout is removed. An agent never seen counts from when this clean-up first
+ * found its queue, so a queue created by the API gets the full timeout.</li>
+ * </ul>
+ * A queue is read again just before its removal and kept if anything was added to it or a consumer came; the broker
+ * itself refuses to remove a queue that has a consumer. Bean name {@code queueCleanup}.
+ */
+public class QueueCleanup {
+
+    private static final Logger LOG = LoggerFactory.getLogger(QueueCleanup.class);
+
+    private final QueueAdmin queues;
+    private final DeliveryLedger ledger;
+    private final Duration idleTimeout;
+    private final Duration expiredRetention;
+    private final Clock clock;
+    /** Agents seen by this instance: also when the ledger does not record, and before its writer catches up. */
+    private final Map<String, Instant> seenHere = new ConcurrentHashMap<>();
+    private final Map<String, Instant> firstFound = new ConcurrentHashMap<>();
+
+    /** What one run did. */
+    public record Result(List<String> removedQueues, long expired, long expiredDiscarded) {
+    }
+
+    /** @param idleTimeout zero: idle queues are never removed */
+    public QueueCleanup(QueueAdmin queues, DeliveryLedger ledger, Duration idleTimeout, Duration expiredRetention,
+                        Clock clock) {
+        this.queues = queues;
+        this.ledger = ledger;
+        this.idleTimeout = idleTimeout;
+        this.expiredRetention = expiredRetention;
+        this.clock = clock;
+        ledger.addStepListener(this::onStep);
+    }
+
+    private void onStep(LedgerEvent event) {
+        if (event.kind() == LedgerEvent.Kind.AGENT_SEEN && event.recipient() != null) {
+            seenHere.merge(event.recipient(), event.at(), (a, b) -> a.isAfter(b) ? a : b);
+        }
+    }
+
+    public Result run() throws Exception {
+        Instant now = clock.instant();
+        long expired = 0;
+        long discarded = 0;
+        List<String> removed = new ArrayList<>();
+        Set<String> present = new HashSet<>();
+        for (QueueAdmin.QueueInfo queue : queues.list()) {
+            String name = queue.name();
+            boolean agentQueue = name.startsWith(MasNames.AGENT_QUEUE_PREFIX);
+            if (queue.depth() > 0 && (agentQueue || name.equals(MasNames.INBOUND))) {
+                expired += queues.expireDue(name, now.toEpochMilli());
+            } else if (queue.depth() > 0 && name.equals(MasNames.EXPIRED)) {
+                discarded += queues.removeOlderThan(name, now.minus(expiredRetention).toEpochMilli());
+            }
+            if (agentQueue) {
+                present.add(name);
+                Instant found = firstFound.computeIfAbsent(name, n -> now);
+                if (isIdle(queue, found, now) && removeIfStillIdle(queue)) {
+                    removed.add(name);
+                    present.remove(name);
+                }
+            }
+        }
+        firstFound.keySet().retainAll(present);
+        if (!removed.isEmpty() || expired > 0 || discarded > 0) {
+            LOG.info("Queue clean-up: removed idle queues {}, expired {} messages, discarded {} parked on {} longer than {}",
+                    removed, expired, discarded, MasNames.EXPIRED, expiredRetention);
+        }
+        return new Result(removed, expired, discarded);
+    }
+
+    private boolean isIdle(QueueAdmin.QueueInfo queue, Instant found, Instant now) throws Exception {
+        if (idleTimeout.isZero() || queue.depth() > 0 || queue.consumers() > 0) {
+            return false;
+        }
+        Instant lastSeen = found;
+        Instant here = seenHere.get(queue.agent());
+        if (here != null && here.isAfter(lastSeen)) {
+            lastSeen = here;
+        }
+        Optional<Instant> recorded = ledger.agentLastSeen(queue.agent());
+        if (recorded.isPresent() && recorded.get().isAfter(lastSeen)) {
+            lastSeen = recorded.get();
+        }
+        return lastSeen.plus(idleTimeout).isBefore(now);
+    }
+
+    private boolean removeIfStillIdle(QueueAdmin.QueueInfo seen) {
+        try {
+            Optional<QueueAdmin.QueueInfo> now = queues.get(seen.name());
+            if (now.isEmpty()) {
+                return false; // removed by someone else
+            }
+            QueueAdmin.QueueInfo queue = now.get();
+            if (queue.depth() > 0 || queue.consumers() > 0 || queue.added() != seen.added()) {
+                return false;
+            }
+            queues.deleteUnconsumed(queue.name());
+            seenHere.remove(queue.agent());
+            LOG.info("Removed idle agent queue {}: empty, no consumer, agent not seen for more than {}", queue.name(), idleTimeout);
+            return true;
+        } catch (Exception e) {
+            LOG.info("Kept agent queue {}: {}", seen.name(), e.getMessage()); // e.g. a consumer attached meanwhile
+            return false;
+        }
+    }
+}
