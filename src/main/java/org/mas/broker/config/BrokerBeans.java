@@ -37,6 +37,7 @@ import org.mas.broker.monitoring.AlertEvaluator;
 import org.mas.broker.monitoring.BrokerMetrics;
 import org.mas.broker.monitoring.LedgerHealthCheck;
 import org.mas.broker.monitoring.DeliveryStats;
+import org.mas.broker.queues.AddressSettingsPolicy;
 import org.mas.broker.queues.BacklogGuard;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
@@ -77,11 +78,13 @@ public class BrokerBeans implements CamelConfiguration {
                 properties.resolveProperty("mas.broker.password").orElse(null), sessionCache);
         context.addComponent(JmsConnections.TRANSACTED_COMPONENT, jms.transactedComponent());
         context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
-        // starts the embedded broker when the context starts, before any route; stops it after the routes
-        context.addService(new BrokerLifecycle(jms, embedded), true, true);
+        BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
+        // starts the embedded broker (or configures the external one) when the context starts, before any route;
+        // stops it after the routes
+        context.addService(new BrokerLifecycle(jms, embedded, () -> AddressSettingsPolicy.applyThroughManagement(management,
+                settings)), true, true);
 
         RestResponses restResponses = new RestResponses();
-        BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
         AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
                 management::anycastQueueNames, Duration.ofSeconds(5));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
@@ -168,16 +171,25 @@ public class BrokerBeans implements CamelConfiguration {
     static final class BrokerLifecycle extends ServiceSupport {
         private final JmsConnections jms;
         private final EmbeddedArtemis embedded;
+        private final Runnable configureExternal;
 
-        BrokerLifecycle(JmsConnections jms, EmbeddedArtemis embedded) {
+        BrokerLifecycle(JmsConnections jms, EmbeddedArtemis embedded, Runnable configureExternal) {
             this.jms = jms;
             this.embedded = embedded;
+            this.configureExternal = configureExternal;
         }
 
         @Override
         protected void doStart() throws Exception {
             if (embedded != null) {
                 embedded.start();
+                return;
+            }
+            try {
+                configureExternal.run();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("Could not apply the mas.* address settings to the external broker (the "
+                        + "router's user needs the manage permission on it): " + e.getMessage(), e);
             }
         }
 

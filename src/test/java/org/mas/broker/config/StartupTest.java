@@ -10,6 +10,8 @@ import java.util.Map;
 import org.apache.activemq.artemis.api.core.SimpleString;
 import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
 import org.apache.activemq.artemis.core.server.Queue;
+import org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy;
+import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.camel.test.AvailablePortFinder;
 import org.junit.jupiter.api.Test;
@@ -95,6 +97,16 @@ class StartupTest {
                 assertThat(queue).isNotNull();
                 assertThat(queue.getMessageCount()).isEqualTo(1);
             });
+            // the router applied its mas.* address settings through the management address; the rest is untouched
+            AddressSettings agentSettings = external.getActiveMQServer().getAddressSettingsRepository().getMatch("mas.agent." + agent);
+            assertThat(String.valueOf(agentSettings.getDeadLetterAddress())).isEqualTo("mas.dlq");
+            assertThat(String.valueOf(agentSettings.getExpiryAddress())).isEqualTo("mas.expired.ledger");
+            assertThat(agentSettings.getAddressFullMessagePolicy()).isEqualTo(AddressFullMessagePolicy.PAGE);
+            assertThat(agentSettings.getMaxDeliveryAttempts()).isEqualTo(4); // retry_count 3 + the first delivery
+            assertThat(external.getActiveMQServer().getAddressSettingsRepository().getMatch("mas.inbound")
+                    .getRedeliveryDelay()).isZero();
+            assertThat((Object) external.getActiveMQServer().getAddressSettingsRepository().getMatch("other.queue")
+                    .getDeadLetterAddress()).isNull();
         } finally {
             external.stop();
         }
