@@ -51,6 +51,11 @@ public final class MasNames {
      * so that a redelivery of the same input gets the same id and Artemis's duplicate detection still works.
      */
     public static final String PROPERTY_DEFAULT_ID = "masDefaultId";
+    /**
+     * On an exchange consumed in a transaction of several messages: a {@code Consumer<Runnable>} that runs what it is
+     * given once that transaction has committed (and never if it rolls back).
+     */
+    public static final String PROPERTY_AFTER_COMMIT = "masAfterCommit";
     /** Exchange property: a replay "as it was" goes only to these agents (a Set), those whose copies were parked. */
     public static final String PROPERTY_REPLAY_TARGETS = "masReplayTargets";
     /** Exchange property: where the file ingress moves a processed file (".done" or ".error"). */

@@ -21,6 +21,7 @@ import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
 import org.mas.broker.delivery.DeadLetterApi;
 import org.mas.broker.delivery.HttpDelivery;
+import org.mas.broker.delivery.TransactedCopySender;
 import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
@@ -30,6 +31,7 @@ import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.ingress.IngressGuard;
+import org.mas.broker.ingress.batch.BatchJmsComponent;
 import org.mas.broker.ingress.JsonHttpErrors;
 import org.mas.broker.ingress.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
@@ -78,6 +80,7 @@ public class BrokerBeans implements CamelConfiguration {
                 properties.resolveProperty("mas.broker.password").orElse(null), sessionCache);
         context.addComponent(JmsConnections.TRANSACTED_COMPONENT, jms.transactedComponent());
         context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
+        context.addComponent(BatchJmsComponent.SCHEME, new BatchJmsComponent(jms.transactedConnectionFactory()));
         BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
         // starts the embedded broker (or configures the external one) when the context starts, before any route;
         // stops it after the routes
@@ -116,6 +119,7 @@ public class BrokerBeans implements CamelConfiguration {
         BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin, stats);
         ledger.addStepListener(metrics::onStep);
         registry.bind("metrics", metrics);
+        registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), recorder, metrics));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),

@@ -69,7 +69,7 @@ public class IngressGuard {
     public void fromJms(Exchange exchange) throws InvalidEnvelopeException, JMSException {
         Message in = exchange.getIn();
         jakarta.jms.Message jms = in.getBody(jakarta.jms.Message.class);
-        exchange.setProperty(PROPERTY_ORIGINAL_PROPERTIES, senderProperties(in.getHeaders()));
+        exchange.setProperty(PROPERTY_ORIGINAL_PROPERTIES, senderProperties(jms));
         in.removeHeaders("*");
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
         exchange.setProperty(PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
@@ -113,18 +113,23 @@ public class IngressGuard {
         if (recentIds.put(envelope.getId(), Boolean.TRUE) != null) {
             exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
         }
+        org.mas.broker.delivery.TransactedCopySender.markIfInBatch(exchange);
     }
 
-    /** The sender's application properties: none of JMS's, Camel's, Artemis's or the broker's own (mas_*). */
-    private static Map<String, Object> senderProperties(Map<String, Object> headers) {
+    /**
+     * The sender's application properties, read from the JMS message itself (never through Camel's header mapping):
+     * none of JMS's, Camel's (in any case), Artemis's or the broker's own (mas_*).
+     */
+    private static Map<String, Object> senderProperties(jakarta.jms.Message jms) throws JMSException {
         Map<String, Object> kept = new java.util.LinkedHashMap<>();
-        headers.forEach((name, value) -> {
+        for (java.util.Enumeration<?> names = jms.getPropertyNames(); names.hasMoreElements(); ) {
+            String name = String.valueOf(names.nextElement());
             String lower = name.toLowerCase(Locale.ROOT);
             if (!lower.startsWith("jms") && !lower.startsWith("mas_") && !lower.startsWith("_amq")
                     && !CaseInsensitiveHeaderFilterStrategy.isCamelHeader(name)) {
-                kept.put(name, value);
+                kept.put(name, jms.getObjectProperty(name));
             }
-        });
+        }
         return kept;
     }
 

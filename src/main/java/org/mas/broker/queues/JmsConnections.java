@@ -12,8 +12,8 @@ import org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy;
  * The router's JMS plumbing: one Artemis connection factory, and two Camel JMS components over connections that are
  * opened once and reused (sessions and producers cached).
  * <ul>
- * <li>{@code jms}: consumes {@code mas.inbound} in a local transaction; its sends from the consuming thread join that
- * transaction (same connection factory), so the consume and the sends commit together.</li>
+ * <li>{@code jms}: sends from a thread that consumes in a local transaction (its own consumers, or {@code jms-batch}'s
+ * over the same connection factory) join that transaction, so the consume and the sends commit together.</li>
  * <li>{@code jmsNonTx}: sends outside any consuming transaction, each send confirmed by the broker before it returns.
  * Used to forward a redelivered message, whose duplicates Artemis drops silently only outside a transaction.</li>
  * </ul>
@@ -31,6 +31,7 @@ public final class JmsConnections {
         artemis = new ActiveMQConnectionFactory(brokerUrl, emptyToNull(user), emptyToNull(password));
         artemis.setDeserializationDenyList("*"); // the router never reads ObjectMessage bodies
         artemis.setBlockOnDurableSend(true); // a send outside a transaction returns once the broker has it
+        artemis.setCacheDestinations(true); // no queue look-up round trip before each send to an agent queue
         transacted = caching(artemis, sessionCacheSize);
         nonTransacted = caching(artemis, sessionCacheSize);
     }
@@ -42,6 +43,11 @@ public final class JmsConnections {
         factory.setCacheConsumers(false);
         factory.setReconnectOnException(true);
         return factory;
+    }
+
+    /** The connection factory of the {@code jms} component: a session bound to it for a thread is what its sends use. */
+    public ConnectionFactory transactedConnectionFactory() {
+        return transacted;
     }
 
     public ActiveMQConnectionFactory artemisConnectionFactory() {

@@ -41,7 +41,9 @@ class BacklogTest {
             assertThat(dead.getStringProperty("mas_error")).startsWith("backlog: mas.agent." + agent);
             assertThat(dead.getStringProperty("mas_target")).isEqualTo("mas.agent." + agent);
             long depth = broker.depth("mas.agent." + agent);
-            assertThat(depth).isBetween(2L, 3L); // depths are read at most once a second, admissions counted between
+            // depths are read at most once a second and admissions counted between: a reading taken before the first two
+            // messages landed, applied after, lets at most two more in
+            assertThat(depth).isBetween(2L, 4L);
             // other agents are not affected
             assertThat(broker.postMessage(Envelopes.to("a", Envelopes.uniqueAgent("calm"))).statusCode()).isEqualTo(202);
         }

@@ -141,8 +141,16 @@ public class LedgerRecorder {
             exchange.setProperty(PROPERTY_DEFERRED, steps);
             exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
                 @Override
+                @SuppressWarnings("unchecked")
                 public void onComplete(Exchange completed) {
-                    if (!completed.isRollbackOnly()) { // marked for rollback: the JMS transaction is about to undo it all
+                    if (completed.isRollbackOnly()) {
+                        return; // marked for rollback: the JMS transaction is about to undo it all
+                    }
+                    java.util.function.Consumer<Runnable> afterCommit =
+                            completed.getProperty(MasNames.PROPERTY_AFTER_COMMIT, java.util.function.Consumer.class);
+                    if (afterCommit != null) {
+                        afterCommit.accept(() -> ledger.submitAll(steps)); // recorded once its batch has committed
+                    } else {
                         ledger.submitAll(steps);
                     }
                 }

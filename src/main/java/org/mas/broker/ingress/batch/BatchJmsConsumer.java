@@ -1,0 +1,179 @@
+package org.mas.broker.ingress.batch;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import jakarta.jms.Connection;
+import jakarta.jms.ConnectionFactory;
+import jakarta.jms.JMSException;
+import jakarta.jms.Message;
+import jakarta.jms.MessageConsumer;
+import jakarta.jms.Session;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.support.DefaultConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.jms.connection.JmsResourceHolder;
+import org.springframework.transaction.support.TransactionSynchronizationManager;
+
+import org.mas.broker.MasNames;
+
+/**
+ * The exchange's body is the JMS message itself, with no header mapped from it: whatever the route needs it reads from
+ * the message, so that no property a sender set can steer the route.
+ * <p>
+ * Each of {@code concurrentConsumers} threads owns a transacted session and a consumer on the queue, and loops:
+ * wait for a message, then take what has already arrived behind it, up to {@code maxBatchSize}, processing each through
+ * the route as it comes; then commit. A batch therefore grows with the load and is a single message when traffic is
+ * light, so latency stays low.
+ * <p>
+ * While a batch runs, its session is bound to the thread as the transactional session of the connection factory, the
+ * way Spring's listener container exposes its own: the route's {@code jms:} sends use it and do not commit on their
+ * own. Whatever must wait for the commit is handed over in the exchange property
+ * {@link MasNames#PROPERTY_AFTER_COMMIT}, and runs only once the commit succeeded.
+ * <p>
+ * An exchange that fails (an exception the route did not handle, or marked rollback-only) rolls the whole batch back:
+ * every message of it is redelivered, and nothing it sent stays. The next {@code maxBatchSize} messages are then
+ * consumed one per transaction, so that a message that fails again fails alone. A commit that fails does the same.
+ */
+class BatchJmsConsumer extends DefaultConsumer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchJmsConsumer.class);
+    private static final long RECEIVE_TIMEOUT_MS = 500;
+
+    private volatile boolean running;
+    private volatile CountDownLatch stopped = new CountDownLatch(1);
+    private ExecutorService threads;
+
+    BatchJmsConsumer(BatchJmsEndpoint endpoint, Processor processor) {
+        super(endpoint, processor);
+    }
+
+    @Override
+    public BatchJmsEndpoint getEndpoint() {
+        return (BatchJmsEndpoint) super.getEndpoint();
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        super.doStart();
+        running = true;
+        stopped = new CountDownLatch(1);
+        BatchJmsEndpoint endpoint = getEndpoint();
+        threads = endpoint.getCamelContext().getExecutorServiceManager()
+                .newFixedThreadPool(this, "JmsBatchConsumer[" + endpoint.getQueue() + "]", endpoint.getConcurrentConsumers());
+        for (int i = 0; i < endpoint.getConcurrentConsumers(); i++) {
+            threads.execute(this::consumeUntilStopped);
+        }
+    }
+
+    /** Lets every thread finish (and commit) the batch it is in, then stops. */
+    @Override
+    protected void doStop() throws Exception {
+        running = false;
+        stopped.countDown();
+        if (threads != null) {
+            getEndpoint().getCamelContext().getExecutorServiceManager().shutdownGraceful(threads, 30_000);
+            threads = null;
+        }
+        super.doStop();
+    }
+
+    private void consumeUntilStopped() {
+        while (running) {
+            try {
+                consumeWithOneSession();
+            } catch (JMSException | RuntimeException e) {
+                if (!running) {
+                    return;
+                }
+                LOG.warn("Consuming {} failed, starting again in {} ms: {}", getEndpoint().getQueue(),
+                        getEndpoint().getRecoveryInterval(), e.toString());
+                try {
+                    stopped.await(getEndpoint().getRecoveryInterval(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private void consumeWithOneSession() throws JMSException {
+        ConnectionFactory factory = getEndpoint().getComponent().connectionFactory();
+        try (Connection connection = factory.createConnection();
+             Session session = connection.createSession(true, Session.SESSION_TRANSACTED);
+             MessageConsumer consumer = session.createConsumer(session.createQueue(getEndpoint().getQueue()))) {
+            connection.start();
+            int singlesLeft = 0;
+            while (running) {
+                Message first = consumer.receive(RECEIVE_TIMEOUT_MS);
+                if (first == null) {
+                    continue;
+                }
+                int limit = singlesLeft > 0 ? 1 : getEndpoint().getMaxBatchSize();
+                if (runBatch(factory, connection, session, consumer, first, limit)) {
+                    singlesLeft = Math.max(0, singlesLeft - 1);
+                } else {
+                    singlesLeft = getEndpoint().getMaxBatchSize();
+                }
+            }
+        }
+    }
+
+    /** @return true if the batch committed, false if it was rolled back */
+    private boolean runBatch(ConnectionFactory factory, Connection connection, Session session, MessageConsumer consumer,
+                             Message first, int limit) throws JMSException {
+        List<Runnable> afterCommit = new ArrayList<>();
+        java.util.function.Consumer<Runnable> deferred = afterCommit::add;
+        TransactionSynchronizationManager.bindResource(factory, new JmsResourceHolder(factory, connection, session));
+        int processed = 0;
+        try {
+            for (Message message = first; message != null; ) {
+                processed++;
+                Exchange exchange = createExchange(false);
+                exchange.getIn().setBody(message); // the JMS message itself: the route reads what it needs from it
+                exchange.getExchangeExtension().setTransacted(true);
+                exchange.setProperty(MasNames.PROPERTY_AFTER_COMMIT, deferred);
+                try {
+                    getProcessor().process(exchange);
+                } catch (Exception e) {
+                    exchange.setException(e);
+                }
+                Exception failure = exchange.getException();
+                boolean rollbackOnly = exchange.isRollbackOnly();
+                releaseExchange(exchange, false);
+                if (failure != null || rollbackOnly) {
+                    session.rollback();
+                    LOG.warn("Rolled back a batch of {} message(s) from {}: {}; they are redelivered, one per "
+                            + "transaction for a while", processed, getEndpoint().getQueue(),
+                            failure != null ? failure.toString() : "marked rollback-only");
+                    return false;
+                }
+                message = processed < limit ? consumer.receiveNoWait() : null;
+            }
+            try {
+                session.commit();
+            } catch (JMSException e) {
+                // the broker rolled the transaction back (a duplicate id in it, a lost connection): all redelivered
+                LOG.warn("Commit of a batch of {} message(s) from {} failed, they are redelivered: {}", processed,
+                        getEndpoint().getQueue(), e.toString());
+                return false;
+            }
+        } finally {
+            TransactionSynchronizationManager.unbindResource(factory);
+        }
+        for (Runnable action : afterCommit) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                LOG.warn("An after-commit step failed: {}", e.toString());
+            }
+        }
+        return true;
+    }
+}
