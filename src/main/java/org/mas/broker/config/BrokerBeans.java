@@ -40,6 +40,7 @@ import org.mas.broker.monitoring.BrokerMetrics;
 import org.mas.broker.monitoring.LedgerHealthCheck;
 import org.mas.broker.monitoring.DeliveryStats;
 import org.mas.broker.queues.AddressSettingsPolicy;
+import org.mas.broker.queues.AgentQueueActivity;
 import org.mas.broker.queues.BacklogGuard;
 import org.mas.broker.queues.BrokerManagement;
 import org.mas.broker.queues.EmbeddedArtemis;
@@ -100,7 +101,9 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
         registry.bind("restResponses", restResponses);
         registry.bind("recipients", new RecipientResolver(agents));
-        registry.bind("delivery", new DeliveryPreparer());
+        AgentQueueActivity activity = new AgentQueueActivity();
+        registry.bind("agentQueueActivity", activity);
+        registry.bind("delivery", new DeliveryPreparer(activity));
         registry.bind("deadLetters", new DeadLetters());
         LedgerDatabases databases = new LedgerDatabases(settings);
         DeliveryLedger ledger = new DeliveryLedger(databases,
@@ -111,7 +114,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ledger", recorder);
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
-        registry.bind("queueCleanup", new QueueCleanup(queueAdmin, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),
+        registry.bind("queueCleanup", new QueueCleanup(queueAdmin, activity, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),
                 Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC()));
         registry.bind("countAttempt", new AttemptCounter(recorder));
         DeliveryStats stats = new DeliveryStats(java.time.Clock.systemUTC());
@@ -119,7 +122,7 @@ public class BrokerBeans implements CamelConfiguration {
         BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin, stats);
         ledger.addStepListener(metrics::onStep);
         registry.bind("metrics", metrics);
-        registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), recorder, metrics));
+        registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),

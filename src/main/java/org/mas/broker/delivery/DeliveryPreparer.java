@@ -6,9 +6,16 @@ import org.apache.camel.component.jms.JmsConstants;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.envelope.Envelope;
+import org.mas.broker.queues.AgentQueueActivity;
 
 /** Readies one copy of a message for one recipient's queue. Bean name {@code delivery}. */
 public class DeliveryPreparer {
+
+    private final AgentQueueActivity activity;
+
+    public DeliveryPreparer(AgentQueueActivity activity) {
+        this.activity = activity;
+    }
 
     /** Exchange property set by a dead-letter replay: its copies get fresh duplicate ids, not the original's. */
     public static final String PROPERTY_REPLAY = "masReplay";
@@ -19,6 +26,7 @@ public class DeliveryPreparer {
         String agentId = in.getBody(String.class);
         Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
         String queue = MasNames.agentQueue(agentId);
+        activity.sendingTo(agentId);
         in.removeHeader(MasNames.HEADER_RECIPIENTS);
         in.setHeader(MasNames.HEADER_TARGET, queue);
         in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);

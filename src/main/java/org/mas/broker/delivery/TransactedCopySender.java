@@ -20,6 +20,7 @@ import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy;
 import org.mas.broker.monitoring.BrokerMetrics;
+import org.mas.broker.queues.AgentQueueActivity;
 import org.mas.broker.queues.JmsConnections;
 
 /**
@@ -39,11 +40,14 @@ public class TransactedCopySender {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TransactedCopySender.class);
 
     private final ConnectionFactory transactedConnectionFactory;
+    private final AgentQueueActivity activity;
     private final LedgerRecorder ledger;
     private final BrokerMetrics metrics;
 
-    public TransactedCopySender(ConnectionFactory transactedConnectionFactory, LedgerRecorder ledger, BrokerMetrics metrics) {
+    public TransactedCopySender(ConnectionFactory transactedConnectionFactory, AgentQueueActivity activity,
+                                LedgerRecorder ledger, BrokerMetrics metrics) {
         this.transactedConnectionFactory = transactedConnectionFactory;
+        this.activity = activity;
         this.ledger = ledger;
         this.metrics = metrics;
     }
@@ -100,6 +104,7 @@ public class TransactedCopySender {
         });
         for (String agent : recipients) {
             String queue = MasNames.agentQueue(agent);
+            activity.sendingTo(agent);
             TextMessage copy = session.createTextMessage(body);
             for (Map.Entry<String, Object> property : properties.entrySet()) {
                 copy.setObjectProperty(property.getKey(), property.getValue());

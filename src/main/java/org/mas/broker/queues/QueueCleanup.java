@@ -29,13 +29,15 @@ import org.mas.broker.delivery.ledger.LedgerEvent;
  * found its queue, so a queue created by the API gets the full timeout.</li>
  * </ul>
  * A queue is read again just before its removal and kept if anything was added to it or a consumer came; the broker
- * itself refuses to remove a queue that has a consumer. Bean name {@code queueCleanup}.
+ * itself refuses to remove a queue that has a consumer; and this router does not send to a queue while it is being
+ * removed, nor remove one it sent to within the timeout ({@link AgentQueueActivity}). Bean name {@code queueCleanup}.
  */
 public class QueueCleanup {
 
     private static final Logger LOG = LoggerFactory.getLogger(QueueCleanup.class);
 
     private final QueueAdmin queues;
+    private final AgentQueueActivity activity;
     private final DeliveryLedger ledger;
     private final Duration idleTimeout;
     private final Duration expiredRetention;
@@ -49,9 +51,10 @@ public class QueueCleanup {
     }
 
     /** @param idleTimeout zero: idle queues are never removed */
-    public QueueCleanup(QueueAdmin queues, DeliveryLedger ledger, Duration idleTimeout, Duration expiredRetention,
-                        Clock clock) {
+    public QueueCleanup(QueueAdmin queues, AgentQueueActivity activity, DeliveryLedger ledger, Duration idleTimeout,
+                        Duration expiredRetention, Clock clock) {
         this.queues = queues;
+        this.activity = activity;
         this.ledger = ledger;
         this.idleTimeout = idleTimeout;
         this.expiredRetention = expiredRetention;
@@ -82,7 +85,7 @@ public class QueueCleanup {
             if (agentQueue) {
                 present.add(name);
                 Instant found = firstFound.computeIfAbsent(name, n -> now);
-                if (isIdle(queue, found, now) && removeIfStillIdle(queue)) {
+                if (isIdle(queue, found, now) && removeIfStillIdle(queue, now)) {
                     removed.add(name);
                     present.remove(name);
                 }
@@ -109,10 +112,14 @@ public class QueueCleanup {
         if (recorded.isPresent() && recorded.get().isAfter(lastSeen)) {
             lastSeen = recorded.get();
         }
+        Optional<Instant> sentTo = activity.lastSendTo(queue.agent()); // a copy may still be in an open transaction
+        if (sentTo.isPresent() && sentTo.get().isAfter(lastSeen)) {
+            lastSeen = sentTo.get();
+        }
         return lastSeen.plus(idleTimeout).isBefore(now);
     }
 
-    private boolean removeIfStillIdle(QueueAdmin.QueueInfo seen) {
+    private boolean removeIfStillIdle(QueueAdmin.QueueInfo seen, Instant idleAt) {
         try {
             Optional<QueueAdmin.QueueInfo> now = queues.get(seen.name());
             if (now.isEmpty()) {
@@ -122,7 +129,10 @@ public class QueueCleanup {
             if (queue.depth() > 0 || queue.consumers() > 0 || queue.added() != seen.added()) {
                 return false;
             }
-            queues.deleteUnconsumed(queue.name());
+            if (!activity.retireUnlessSentSince(queue.agent(), idleAt.minus(idleTimeout).toEpochMilli(),
+                    () -> queues.deleteUnconsumed(queue.name()))) {
+                return false; // this router sent to it meanwhile
+            }
             seenHere.remove(queue.agent());
             LOG.info("Removed idle agent queue {}: empty, no consumer, agent not seen for more than {}", queue.name(), idleTimeout);
             return true;

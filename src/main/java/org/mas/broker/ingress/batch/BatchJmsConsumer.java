@@ -37,8 +37,10 @@ import org.mas.broker.MasNames;
  * {@link MasNames#PROPERTY_AFTER_COMMIT}, and runs only once the commit succeeded.
  * <p>
  * An exchange that fails (an exception the route did not handle, or marked rollback-only) rolls the whole batch back:
- * every message of it is redelivered, and nothing it sent stays. The next {@code maxBatchSize} messages are then
- * consumed one per transaction, so that a message that fails again fails alone. A commit that fails does the same.
+ * every message of it is redelivered, and nothing it sent stays. Then every consumer thread takes the next
+ * {@code maxBatchSize} messages one per transaction, and a redelivered message always has a transaction of its own,
+ * so that a message that fails again fails alone and the others are not charged more delivery attempts (mas.inbound
+ * allows retry_count + 2). A commit that fails does the same.
  */
 class BatchJmsConsumer extends DefaultConsumer {
 
@@ -46,6 +48,8 @@ class BatchJmsConsumer extends DefaultConsumer {
     private static final long RECEIVE_TIMEOUT_MS = 500;
 
     private volatile boolean running;
+    /** After a rollback every consumer thread takes messages one per transaction, this many times. */
+    private final java.util.concurrent.atomic.AtomicInteger singlesLeft = new java.util.concurrent.atomic.AtomicInteger();
     private volatile CountDownLatch stopped = new CountDownLatch(1);
     private ExecutorService threads;
 
@@ -87,7 +91,7 @@ class BatchJmsConsumer extends DefaultConsumer {
         while (running) {
             try {
                 consumeWithOneSession();
-            } catch (JMSException | RuntimeException e) {
+            } catch (Exception | Error e) { // a thread that died would shrink the ingress silently
                 if (!running) {
                     return;
                 }
@@ -109,19 +113,32 @@ class BatchJmsConsumer extends DefaultConsumer {
              Session session = connection.createSession(true, Session.SESSION_TRANSACTED);
              MessageConsumer consumer = session.createConsumer(session.createQueue(getEndpoint().getQueue()))) {
             connection.start();
-            int singlesLeft = 0;
-            while (running) {
-                Message first = consumer.receive(RECEIVE_TIMEOUT_MS);
-                if (first == null) {
-                    continue;
+            try {
+                while (running) {
+                    Message first = consumer.receive(RECEIVE_TIMEOUT_MS);
+                    if (first == null) {
+                        continue;
+                    }
+                    // a redelivery, or any message while the consumers are in single mode, has a transaction of its own
+                    boolean single = singlesLeft.get() > 0 || first.getJMSRedelivered();
+                    if (runBatch(factory, connection, session, consumer, first, single ? 1 : getEndpoint().getMaxBatchSize())) {
+                        singlesLeft.updateAndGet(n -> Math.max(0, n - 1));
+                    } else {
+                        singlesLeft.set(getEndpoint().getMaxBatchSize());
+                    }
                 }
-                int limit = singlesLeft > 0 ? 1 : getEndpoint().getMaxBatchSize();
-                if (runBatch(factory, connection, session, consumer, first, limit)) {
-                    singlesLeft = Math.max(0, singlesLeft - 1);
-                } else {
-                    singlesLeft = getEndpoint().getMaxBatchSize();
-                }
+            } catch (Exception | Error e) {
+                rollbackQuietly(session); // nothing of a failed batch may ride on the next commit of this cached session
+                throw e;
             }
+        }
+    }
+
+    private static void rollbackQuietly(Session session) {
+        try {
+            session.rollback();
+        } catch (JMSException | RuntimeException e) {
+            LOG.debug("Rollback after a failure failed too: {}", e.toString());
         }
     }
 
@@ -143,6 +160,8 @@ class BatchJmsConsumer extends DefaultConsumer {
                     getProcessor().process(exchange);
                 } catch (Exception e) {
                     exchange.setException(e);
+                } catch (Error e) {
+                    exchange.setException(new IllegalStateException(e.toString(), e));
                 }
                 Exception failure = exchange.getException();
                 boolean rollbackOnly = exchange.isRollbackOnly();
@@ -154,14 +173,17 @@ class BatchJmsConsumer extends DefaultConsumer {
                             failure != null ? failure.toString() : "marked rollback-only");
                     return false;
                 }
-                message = processed < limit ? consumer.receiveNoWait() : null;
+                message = processed < limit && running ? consumer.receiveNoWait() : null;
             }
             try {
                 session.commit();
             } catch (JMSException e) {
-                // the broker rolled the transaction back (a duplicate id in it, a lost connection): all redelivered
+                // the broker rolled the transaction back (a duplicate id in it, a full address): all redelivered. If
+                // the connection was lost during the commit its outcome is unknown: the messages come again either
+                // way, and their duplicate ids keep the copies single, but the ledger steps of this batch are dropped.
                 LOG.warn("Commit of a batch of {} message(s) from {} failed, they are redelivered: {}", processed,
                         getEndpoint().getQueue(), e.toString());
+                rollbackQuietly(session);
                 return false;
             }
         } finally {
