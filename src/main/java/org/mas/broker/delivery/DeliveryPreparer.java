@@ -20,6 +20,14 @@ public class DeliveryPreparer {
     /** Exchange property set by a dead-letter replay: its copies get fresh duplicate ids, not the original's. */
     public static final String PROPERTY_REPLAY = "masReplay";
 
+    /**
+     * Artemis's duplicate id of one recipient's copy: the same on every path that sends it (in a batch's transaction,
+     * through the route, after a redelivery), so that a copy sent twice is dropped.
+     */
+    public static String duplicateId(String messageId, String agentId) {
+        return messageId + ":" + agentId;
+    }
+
     /** Called inside the split over {@code mas_recipients}: the body is the recipient's agent id. */
     public void toAgentQueue(Exchange exchange) {
         Message in = exchange.getIn();
@@ -31,7 +39,7 @@ public class DeliveryPreparer {
         in.setHeader(MasNames.HEADER_TARGET, queue);
         in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);
         String replay = exchange.getProperty(PROPERTY_REPLAY, String.class);
-        in.setHeader(MasNames.HEADER_DUPLICATE_ID, envelope.getId() + ":" + agentId + (replay == null ? "" : ":replay:" + replay));
+        in.setHeader(MasNames.HEADER_DUPLICATE_ID, duplicateId(envelope.getId(), agentId) + (replay == null ? "" : ":replay:" + replay));
         in.setBody(envelope.toJson());
     }
 }

@@ -98,7 +98,8 @@ public class TransactedCopySender {
         Map<String, Object> properties = new LinkedHashMap<>();
         in.getHeaders().forEach((name, value) -> {
             if (!CaseInsensitiveHeaderFilterStrategy.isCamelHeader(name) && !name.regionMatches(true, 0, "JMS", 0, 3)
-                    && isIdentifier(name) && (value instanceof String || value instanceof Number || value instanceof Boolean)) {
+                    && javax.lang.model.SourceVersion.isIdentifier(name)
+                    && (value instanceof String || value instanceof Number || value instanceof Boolean)) {
                 properties.put(name, value);
             }
         });
@@ -110,7 +111,7 @@ public class TransactedCopySender {
                 copy.setObjectProperty(property.getKey(), property.getValue());
             }
             copy.setStringProperty(MasNames.HEADER_TARGET, queue);
-            copy.setStringProperty(MasNames.HEADER_DUPLICATE_ID, envelope.getId() + ":" + agent);
+            copy.setStringProperty(MasNames.HEADER_DUPLICATE_ID, DeliveryPreparer.duplicateId(envelope.getId(), agent));
             long timeToLive = 0;
             if (expiration > 0) {
                 timeToLive = Math.max(1, expiration - System.currentTimeMillis()); // already due: expires at once
@@ -120,17 +121,5 @@ public class TransactedCopySender {
             ledger.queued(exchange);
             metrics.queuedAfter(exchange);
         }
-    }
-
-    private static boolean isIdentifier(String name) {
-        if (name.isEmpty() || !Character.isJavaIdentifierStart(name.charAt(0))) {
-            return false;
-        }
-        for (int i = 1; i < name.length(); i++) {
-            if (!Character.isJavaIdentifierPart(name.charAt(i))) {
-                return false;
-            }
-        }
-        return true;
     }
 }

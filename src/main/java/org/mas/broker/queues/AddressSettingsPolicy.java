@@ -67,10 +67,11 @@ public final class AddressSettingsPolicy {
 
     /** External broker: the same mas.* settings, through the management address (the router's user needs manage). */
     public static void applyThroughManagement(BrokerManagement management, BrokerSettings settings) {
-        forMasAddresses(settings).forEach((match, addressSettings) ->
-                management.invoke(org.apache.activemq.artemis.api.core.management.ResourceNames.BROKER,
-                        "addAddressSettings", match, addressSettings.toJSON()));
-        LOG.info("Address settings for {} applied to the external broker", forMasAddresses(settings).keySet());
+        Map<String, AddressSettings> matches = forMasAddresses(settings);
+        matches.forEach((match, addressSettings) -> management.invoke(
+                org.apache.activemq.artemis.api.core.management.ResourceNames.BROKER, "addAddressSettings", match,
+                addressSettings.toJSON()));
+        LOG.info("Address settings for {} applied to the external broker", matches.keySet());
     }
 
     static SimpleString address(String name) {
