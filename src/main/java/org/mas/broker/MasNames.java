@@ -23,6 +23,23 @@ public final class MasNames {
     public static final String AGENT_ID_REGEX = "^(?!.*::)[A-Za-z0-9:_.-]{1,256}$";
     public static final java.util.regex.Pattern AGENT_ID = java.util.regex.Pattern.compile(AGENT_ID_REGEX);
 
+    /**
+     * A message id, and the one character set of every id the broker stores or forwards (correlation, trace and
+     * conversation ids too): ASCII letters, digits and {@code : _ . -}. The schema, both databases (which count
+     * characters beyond ASCII differently, and PostgreSQL refuses NUL), Artemis properties, STOMP headers and URL paths
+     * all take such a string as it is and count its length alike. Checked with {@link #isMessageId}.
+     */
+    public static final String MESSAGE_ID_REGEX = "^[A-Za-z0-9:_.-]{1,128}$";
+    /** The same character set for ids of other things (a correlated message, a trace, a conversation), at most 256. */
+    public static final String REFERENCE_REGEX = "^[A-Za-z0-9:_.-]{1,256}$";
+    private static final java.util.regex.Pattern MESSAGE_ID = java.util.regex.Pattern.compile(MESSAGE_ID_REGEX);
+
+    /**
+     * The most copies one message makes: the schema's limit of to_agents, and the cap of a broadcast or of what the
+     * routing rules add (beyond it the message is unroutable: mas.dlq with the reason).
+     */
+    public static final int MAX_RECIPIENTS = 1000;
+
     /** The recipient id that addresses every known agent. */
     public static final String BROADCAST = "broadcast";
 
@@ -67,6 +84,16 @@ public final class MasNames {
     public static final String INGRESS_FILE = "file";
 
     private MasNames() {
+    }
+
+    /** True for a valid message id ({@link #MESSAGE_ID_REGEX}); whole-string match, so no trailing line break passes. */
+    public static boolean isMessageId(String id) {
+        return id != null && MESSAGE_ID.matcher(id).matches();
+    }
+
+    /** True for a valid agent id ({@link #AGENT_ID_REGEX}); whole-string match. */
+    public static boolean isAgentId(String id) {
+        return id != null && AGENT_ID.matcher(id).matches();
     }
 
     public static String agentQueue(String agentId) {

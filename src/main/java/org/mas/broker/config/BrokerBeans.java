@@ -107,7 +107,8 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("deadLetters", new DeadLetters());
         LedgerDatabases databases = new LedgerDatabases(settings);
         DeliveryLedger ledger = new DeliveryLedger(databases,
-                Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")));
+                Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")),
+                java.nio.file.Path.of(settings.dataDir(), "db", "set-aside.jsonl"));
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         LedgerRecorder recorder = new LedgerRecorder(ledger, settings.ackTimeout() * 1000L);
         registry.bind("deliveryLedger", ledger);
@@ -121,6 +122,8 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("stats", stats);
         BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin, stats);
         ledger.addStepListener(metrics::onStep);
+        metrics.watchLedgerSetAside(ledger::setAsideCount);
+        context.addStartupListener(metrics);
         registry.bind("metrics", metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));

@@ -290,7 +290,7 @@ public final class SettingsLoader {
         for (int i = 0; i < s.agents().size(); i++) {
             BrokerSettings.Agent agent = s.agents().get(i);
             String key = "agents[" + i + "]";
-            require(agent.id() != null && org.mas.broker.MasNames.AGENT_ID.matcher(agent.id()).matches(), key + ".id",
+            require(agent.id() != null && org.mas.broker.MasNames.isAgentId(agent.id()), key + ".id",
                     "must match " + org.mas.broker.MasNames.AGENT_ID_REGEX + ", got '" + agent.id() + "'");
             require(!agent.id().equals(org.mas.broker.MasNames.BROADCAST), key + ".id", "'broadcast' is reserved");
             require(!agentIds.contains(agent.id()), key + ".id", "duplicate agent id '" + agent.id() + "'");

@@ -62,7 +62,7 @@ public class DeadLetterApi {
         List<String> conditions = new ArrayList<>();
         String agent = in.getHeader("agent", String.class);
         if (agent != null) {
-            if (org.mas.broker.MasNames.AGENT_ID.matcher(agent).matches()) {
+            if (MasNames.isAgentId(agent)) {
                 conditions.add(MasNames.HEADER_TARGET + " = '" + MasNames.agentQueue(agent) + "'");
             } else {
                 problems.add("agent: not an agent id");

@@ -22,24 +22,35 @@ import org.mas.broker.queues.QueueAdmin;
  * mas_messages_dead_lettered_total{reason}, mas_deliveries_total{outcome}, mas_delivery_latency_seconds{stage},
  * mas_queue_depth{queue}, mas_queue_consumers{queue}). Bean name {@code metrics}.
  */
-public class BrokerMetrics {
+public class BrokerMetrics implements org.apache.camel.StartupListener {
 
     /** Every series this class exports, as Prometheus names them (docker/ files may only name these). */
     public static final java.util.List<String> EXPORTED = java.util.List.of("mas_messages_received_total",
             "mas_messages_invalid_total", "mas_messages_routed_total", "mas_messages_dead_lettered_total",
             "mas_deliveries_total", "mas_delivery_latency_seconds", "mas_delivery_latency_seconds_bucket",
             "mas_delivery_latency_seconds_count", "mas_delivery_latency_seconds_sum", "mas_delivery_latency_seconds_max",
-            "mas_queue_depth", "mas_queue_consumers");
+            "mas_queue_depth", "mas_queue_consumers", "mas_messages_duplicate_total", "mas_ledger_set_aside_total");
+
+    /** The label values each labelled counter has: all exported at 0 from start-up, so alert rules see a series. */
+    private static final Map<String, java.util.List<String>> KNOWN_LABELS = Map.of(
+            "mas.messages.received|ingress", java.util.List.of("jms", "rest", "file", "replay"),
+            "mas.messages.invalid|ingress", java.util.List.of("jms", "rest", "file", "replay"),
+            "mas.messages.duplicate|ingress", java.util.List.of("jms", "rest", "file"),
+            "mas.messages.routed|target_kind", java.util.List.of("agent_queue", "http_endpoint"),
+            "mas.messages.dead_lettered|reason", java.util.List.of("unroutable", "backlog", "ack_timeout", "ack_failed",
+                    "rejected", "http_error", "delivery_error", "other"),
+            "mas.deliveries|outcome", java.util.List.of("queued", "retrying", "acked", "failed", "rejected", "expired",
+                    "dead_lettered"));
 
     private final CamelContext context;
     private final QueueAdmin queues;
     private volatile MeterRegistry registry;
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
-    private final Map<String, AtomicLong> depths = new ConcurrentHashMap<>();
-    private final Map<String, AtomicLong> consumers = new ConcurrentHashMap<>();
+    private final Map<String, QueueGauges> queueGauges = new ConcurrentHashMap<>();
 
     private final DeliveryStats stats;
+    private volatile java.util.function.LongSupplier ledgerSetAside = () -> 0;
 
     public BrokerMetrics(CamelContext context, QueueAdmin queues, DeliveryStats stats) {
         this.context = context;
@@ -58,10 +69,41 @@ public class BrokerMetrics {
     }
 
     private void count(String name, String tag, String value) {
-        MeterRegistry meters = registry();
-        if (meters != null) {
-            counters.computeIfAbsent(name + '|' + value, k -> Counter.builder(name).tag(tag, value).register(meters)).increment();
+        Counter counter = counter(name, tag, value);
+        if (counter != null) {
+            counter.increment();
         }
+    }
+
+    private Counter counter(String name, String tag, String value) {
+        MeterRegistry meters = registry();
+        return meters == null ? null
+                : counters.computeIfAbsent(name + '|' + value, k -> Counter.builder(name).tag(tag, value).register(meters));
+    }
+
+    /** The ledger's count of records its database refused, exported as mas_ledger_set_aside_total. */
+    public void watchLedgerSetAside(java.util.function.LongSupplier setAside) {
+        this.ledgerSetAside = setAside;
+    }
+
+    /** Once Camel has bound its registry: every labelled counter at 0, and the ledger's set-aside count. */
+    @Override
+    public void onCamelContextStarted(CamelContext started, boolean alreadyStarted) {
+        MeterRegistry meters = registry();
+        if (meters == null) {
+            return;
+        }
+        KNOWN_LABELS.forEach((nameAndTag, values) -> {
+            String[] parts = nameAndTag.split("\\|");
+            values.forEach(value -> counter(parts[0], parts[1], value));
+        });
+        io.micrometer.core.instrument.FunctionCounter.builder("mas.ledger.set_aside", this, m -> m.ledgerSetAside.getAsLong())
+                .description("ledger records the database refused, kept in <data_dir>/db/set-aside.jsonl").register(meters);
+    }
+
+    /** A message whose id was accepted before with the same content: not delivered again. */
+    public void duplicate(Exchange exchange) {
+        count("mas.messages.duplicate", "ingress", ingress(exchange));
     }
 
     public void received(Exchange exchange) {
@@ -182,18 +224,28 @@ public class BrokerMetrics {
         if (meters == null) {
             return;
         }
-        for (QueueAdmin.QueueInfo queue : queues.list()) {
-            depths.computeIfAbsent(queue.name(), name -> {
-                AtomicLong value = new AtomicLong();
-                Gauge.builder("mas.queue.depth", value, AtomicLong::get).tag("queue", name).register(meters);
-                return value;
-            }).set(queue.depth());
-            consumers.computeIfAbsent(queue.name(), name -> {
-                AtomicLong value = new AtomicLong();
-                Gauge.builder("mas.queue.consumers", value, AtomicLong::get).tag("queue", name).register(meters);
-                return value;
-            }).set(queue.consumers());
+        java.util.List<QueueAdmin.QueueInfo> listed = queues.list();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        listed.forEach(queue -> names.add(queue.name()));
+        // a removed queue's series go with it: the gauges follow the queues, not every queue that ever existed
+        for (String gone : queueGauges.keySet().stream().filter(name -> !names.contains(name)).toList()) {
+            QueueGauges gauges = queueGauges.remove(gone);
+            meters.remove(gauges.depthGauge());
+            meters.remove(gauges.consumersGauge());
         }
+        for (QueueAdmin.QueueInfo queue : listed) {
+            QueueGauges gauges = queueGauges.computeIfAbsent(queue.name(), name -> {
+                AtomicLong depth = new AtomicLong();
+                AtomicLong consumers = new AtomicLong();
+                return new QueueGauges(depth, Gauge.builder("mas.queue.depth", depth, AtomicLong::get).tag("queue", name).register(meters),
+                        consumers, Gauge.builder("mas.queue.consumers", consumers, AtomicLong::get).tag("queue", name).register(meters));
+            });
+            gauges.depth().set(queue.depth());
+            gauges.consumers().set(queue.consumers());
+        }
+    }
+
+    private record QueueGauges(AtomicLong depth, Gauge depthGauge, AtomicLong consumers, Gauge consumersGauge) {
     }
 
     private static String ingress(Exchange exchange) {

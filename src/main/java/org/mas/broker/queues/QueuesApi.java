@@ -57,7 +57,7 @@ public class QueuesApi {
             return;
         }
         String agent = body == null ? null : body.path("agent").asText(null);
-        if (agent == null || !MasNames.AGENT_ID.matcher(agent).matches() || agent.equals(MasNames.BROADCAST)) {
+        if (agent == null || !MasNames.isAgentId(agent) || agent.equals(MasNames.BROADCAST)) {
             RestResponses.error(exchange, 400, "invalid queue request", List.of("$.agent: required, an agent id"));
             return;
         }

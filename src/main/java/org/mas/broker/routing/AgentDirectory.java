@@ -33,6 +33,7 @@ public class AgentDirectory {
         return thread;
     });
     private volatile Set<String> known;
+    private final Set<String> ignored = java.util.concurrent.ConcurrentHashMap.newKeySet(); // warned about once, bounded
     private volatile long refreshedAt;
 
     public AgentDirectory(List<String> configuredAgents, Supplier<List<String>> brokerQueueNames, Duration refresh) {
@@ -67,8 +68,15 @@ public class AgentDirectory {
     private void refresh() {
         Set<String> agents = new TreeSet<>(configured);
         for (String queue : brokerQueueNames.get()) {
-            if (queue.startsWith(MasNames.AGENT_QUEUE_PREFIX) && queue.length() > MasNames.AGENT_QUEUE_PREFIX.length()) {
-                agents.add(queue.substring(MasNames.AGENT_QUEUE_PREFIX.length()));
+            if (queue.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
+                String agent = queue.substring(MasNames.AGENT_QUEUE_PREFIX.length());
+                if (MasNames.isAgentId(agent)) {
+                    agents.add(agent);
+                } else if (ignored.size() < 1_000 && ignored.add(queue)) {
+                    // created by a client under a name no agent can have: never a recipient
+                    LOG.warn("Queue {} is not named after a valid agent id: broadcasts do not reach it", queue.length() > 300
+                            ? queue.substring(0, 300) + "..." : queue);
+                }
             }
         }
         known = Set.copyOf(agents);

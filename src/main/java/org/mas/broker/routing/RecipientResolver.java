@@ -66,7 +66,13 @@ public class RecipientResolver {
             recipients.retainAll(replayTargets);
             set(exchange, recipients);
         }
-        if (current(exchange).isEmpty()) {
+        int count = current(exchange).size();
+        if (count > MasNames.MAX_RECIPIENTS) {
+            Envelope envelope = envelope(exchange);
+            throw new UnroutableException("unroutable: " + count + " recipients for " + envelope.getMessageType() + " from "
+                    + envelope.getFromAgent() + ", more than the fan-out limit of " + MasNames.MAX_RECIPIENTS);
+        }
+        if (count == 0) {
             Envelope envelope = envelope(exchange);
             throw new UnroutableException("unroutable: no recipient for " + envelope.getMessageType() + " from "
                     + envelope.getFromAgent() + (envelope.isBroadcast() ? " (broadcast, but no other agent is known)" : ""));

@@ -58,4 +58,21 @@ class PostgresLedgerTest {
             assertThat(status.get("message").get("from_agent").asText()).isEqualTo("boss");
         }
     }
+
+    @Test
+    void aValuePostgresqlRefusesIsSetAsideAndTheWriterGoesOn() throws Exception {
+        try (RunningBroker broker = RunningBroker.start(dataDir, settings())) {
+            var ledger = broker.context().getRegistry().lookupByNameAndType("deliveryLedger",
+                    org.mas.broker.delivery.ledger.DeliveryLedger.class);
+            // PostgreSQL refuses NUL in text, which H2 stores: no path should produce one any more, but if one does
+            ledger.submit(new org.mas.broker.delivery.ledger.LedgerEvent(org.mas.broker.delivery.ledger.LedgerEvent.Kind.QUEUED,
+                    "pg-nul", "a\u0000b", 1, java.time.Instant.now(), null, null, false, null, null));
+            String agent = Envelopes.uniqueAgent("pg-after");
+            String id = "pg-after-" + agent;
+            assertThat(broker.postMessage(Envelopes.withId(id, "boss", agent)).statusCode()).isEqualTo(202);
+            assertThat(DeliveryLedgerTest.status(broker, id).get("recipients").get(0).get("status").asText()).isEqualTo("queued");
+            assertThat(ledger.setAsideCount()).isEqualTo(1);
+            assertThat(java.nio.file.Files.readString(dataDir.resolve("db/set-aside.jsonl"))).contains("\"message_id\":\"pg-nul\"");
+        }
+    }
 }

@@ -49,11 +49,19 @@ public class DeliveryLedger extends ServiceSupport {
     private Thread writer;
 
     private volatile boolean recording;
+    private final java.nio.file.Path setAsideFile;
+    private final AtomicLong setAside = new AtomicLong();
+    private String lastRefusal; // the writer thread's own
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
-    /** @param recording false only for benchmarks: steps then reach the listener but not the database */
-    public DeliveryLedger(LedgerDatabases databases, boolean recording) {
+    /**
+     * @param recording false only for benchmarks: steps then reach the listener but not the database
+     * @param setAsideFile where records the database refuses are kept (JSON lines), or null to only log them
+     */
+    public DeliveryLedger(LedgerDatabases databases, boolean recording, java.nio.file.Path setAsideFile) {
         this.databases = databases;
         this.recording = recording;
+        this.setAsideFile = setAsideFile;
     }
 
     // ---- recording
@@ -181,21 +189,123 @@ public class DeliveryLedger extends ServiceSupport {
         }
     }
 
+    /**
+     * Writes a batch, waiting out a database that cannot be reached (retried with back-off: nothing is lost while it
+     * is down). A batch the database refuses while it is up is written again record by record, and the records it
+     * still refuses are set aside ({@link #setAside}): one bad record never stops the writer.
+     */
     private void writeWithRetry(List<LedgerEvent> batch) throws InterruptedException {
+        if (tryWrite(batch)) {
+            return;
+        }
+        for (LedgerEvent event : batch) {
+            if (!tryWrite(List.of(event))) {
+                setAside(event);
+            }
+        }
+    }
+
+    /** @return true once written; false if the database, reachable, refuses it (or the ledger is stopping) */
+    private boolean tryWrite(List<LedgerEvent> events) throws InterruptedException {
         long backoff = 100;
         while (true) {
             try {
-                write(batch);
-                return;
+                write(events);
+                return true;
             } catch (SQLException | RuntimeException e) {
+                lastRefusal = e.toString();
                 if (!running) {
-                    LOG.error("Ledger write failed during shutdown, {} records not written: {}", batch.size(), e.toString());
-                    return;
+                    LOG.error("Ledger write failed during shutdown, {} records not written: {}", events.size(), e.toString());
+                    return true; // nothing to set aside: the records are gone with the process
                 }
-                LOG.warn("Ledger write failed, retrying in {} ms: {}", backoff, e.toString());
+                if (!isUnreachable(e)) {
+                    return false;
+                }
+                LOG.warn("Ledger database unavailable, retrying in {} ms: {}", backoff, e.toString());
                 Thread.sleep(backoff); // the writer's own back-off; the message path does not wait for it
                 backoff = Math.min(backoff * 2, 10_000);
             }
+        }
+    }
+
+    /**
+     * A failure that says nothing about the records: the connection, the pool or the server (SQL state classes 08
+     * connection, 40 rollback, 53 resources, 57 operator intervention, 58 system), or a database that does not answer a
+     * validity check. Anything else (22 data, 23 integrity, ...) is the records' own fault.
+     */
+    private boolean isUnreachable(Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLTransientException || t instanceof java.sql.SQLRecoverableException
+                    || t instanceof java.sql.SQLNonTransientConnectionException) {
+                return true;
+            }
+            if (t instanceof SQLException sql && sql.getSQLState() != null
+                    && List.of("08", "40", "53", "57", "58").contains(sql.getSQLState().substring(0, Math.min(2, sql.getSQLState().length())))) {
+                return true;
+            }
+        }
+        for (DataSource dataSource : List.of(databases.messages(), databases.queues(), databases.delivery())) {
+            try (Connection c = dataSource.getConnection()) {
+                if (!c.isValid(5)) {
+                    return true;
+                }
+            } catch (SQLException down) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A record the database refuses: logged with its message id, counted ({@code mas_ledger_set_aside_total}) and
+     * appended as one JSON line to {@code <data_dir>/db/set-aside.jsonl}, where an operator finds it. The message itself
+     * is not affected: the ledger only records what happened to it.
+     */
+    private void setAside(LedgerEvent event) {
+        setAside.incrementAndGet();
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("set_aside_at", Instant.now().toString());
+        line.put("error", lastRefusal);
+        line.put("step", event.kind().label);
+        line.put("message_id", event.messageId());
+        line.put("recipient", event.recipient());
+        line.put("attempt", event.attempt());
+        line.put("at", event.at() == null ? null : event.at().toString());
+        line.put("detail", event.detail());
+        line.put("actor", event.actor());
+        line.put("envelope", event.message() == null ? null : event.message().envelope());
+        String json;
+        try {
+            json = JSON.writeValueAsString(line);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            json = "{\"step\":\"" + event.kind().label + "\"}";
+        }
+        LOG.error("Ledger record set aside (the database refuses it): {} of message {}: {}", event.kind().label,
+                quoted(event.messageId()), lastRefusal);
+        if (setAsideFile == null) {
+            return;
+        }
+        try {
+            java.nio.file.Files.createDirectories(setAsideFile.getParent());
+            java.nio.file.Files.writeString(setAsideFile, json + "\n", java.nio.charset.StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (java.io.IOException e) {
+            LOG.error("Cannot keep the set-aside record in {}: {}; the record was: {}", setAsideFile, e.toString(), json);
+        }
+    }
+
+    /** Records the database refused since start-up (see {@link #setAside}). */
+    public long setAsideCount() {
+        return setAside.get();
+    }
+
+    /** A value as a JSON string literal, abbreviated: whatever an id holds (NUL, line breaks, ...) stays on one line. */
+    private static String quoted(String value) {
+        try {
+            String json = JSON.writeValueAsString(value);
+            return json.length() > 300 ? json.substring(0, 300) + "..." : json;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return "?";
         }
     }
 

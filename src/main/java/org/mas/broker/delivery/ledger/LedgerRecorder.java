@@ -118,11 +118,14 @@ public class LedgerRecorder {
         }
         String id = message.getStringProperty(MasNames.HEADER_ID);
         String origin = message.getStringProperty("_AMQ_ORIG_ADDRESS");
-        if (id == null) {
-            return; // not one of the broker's messages: it only moves on
+        if (!MasNames.isMessageId(id)) {
+            return; // not one of the broker's messages (no id, or one the broker never gives): it only moves on
         }
         String agent = origin != null && origin.startsWith(MasNames.AGENT_QUEUE_PREFIX)
                 ? origin.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
+        if (agent != null && !MasNames.isAgentId(agent)) {
+            agent = null;
+        }
         ledger.submit(new LedgerEvent(LedgerEvent.Kind.EXPIRED, id, agent, 0, Instant.now(),
                 "expired on " + origin, null, message.propertyExists(MasNames.HEADER_REQUIRES_ACK)
                 && message.getBooleanProperty(MasNames.HEADER_REQUIRES_ACK), null, null));

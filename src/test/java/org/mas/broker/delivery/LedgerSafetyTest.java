@@ -1,0 +1,99 @@
+package org.mas.broker.delivery;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.LedgerEvent;
+import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RunningBroker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * One bad value never wedges the ledger: ids that a database would count or store differently are refused at the
+ * door, and a record the database still refuses is set aside (logged, counted, kept in db/set-aside.jsonl) while the
+ * writer goes on with everything after it.
+ */
+class LedgerSafetyTest {
+
+    @RegisterExtension
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of());
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static String envelopeWithId(String idJson, String agent) {
+        return "{\"id\":" + idJson + ",\"from_agent\":\"planner\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"request\",\"payload\":{}}";
+    }
+
+    @Test
+    void idsOutsideTheSafeCharacterSetAreRefusedAtTheDoor() throws Exception {
+        String agent = Envelopes.uniqueAgent("door");
+        String emoji = "\\ud83d\\ude00".repeat(100); // 100 code points: within the old maxLength, 200 UTF-16 units
+        for (String id : new String[] {"\"" + emoji + "\"", "\"a\\u0000b\"", "\"trailing\\n\"", "\"with space\"",
+                "\"" + "x".repeat(129) + "\"", "\"caf\\u00e9\""}) {
+            var response = broker.postMessage(envelopeWithId(id, agent));
+            assertThat(response.statusCode()).as(id).isEqualTo(400);
+            assertThat(response.body()).contains("$.id");
+        }
+        var correlation = broker.postMessage("{\"from_agent\":\"planner\",\"to_agent\":\"" + agent + "\",\"message_type\":"
+                + "\"response\",\"payload\":{},\"correlation_id\":\"" + "\\ud83d\\ude00".repeat(200) + "\"}");
+        assertThat(correlation.statusCode()).isEqualTo(400);
+        assertThat(correlation.body()).contains("$.correlation_id");
+        assertThat(broker.depth("mas.agent." + agent)).isZero();
+        // what is allowed still works, up to the length the column holds
+        String longest = "id:_.-" + "a".repeat(122);
+        assertThat(broker.postMessage(envelopeWithId("\"" + longest + "\"", agent)).statusCode()).isEqualTo(202);
+        assertThat(DeliveryLedgerTest.status(broker, longest).get("recipients").get(0).get("status").asText()).isEqualTo("queued");
+    }
+
+    @Test
+    void aRecordTheDatabaseRefusesIsSetAsideAndTheWriterGoesOn() throws Exception {
+        DeliveryLedger ledger = broker.context().getRegistry().lookupByNameAndType("deliveryLedger", DeliveryLedger.class);
+        long before = ledger.setAsideCount();
+        // a step no path should produce any more: an id longer than the column (VARCHAR(128))
+        String tooLong = "z".repeat(300);
+        ledger.submit(new LedgerEvent(LedgerEvent.Kind.QUEUED, tooLong, "someone", 1, Instant.now(), null, null, false,
+                null, null));
+        String agent = Envelopes.uniqueAgent("after");
+        String id = "after-bad-" + agent;
+        assertThat(broker.postMessage(Envelopes.withId(id, "planner", agent)).statusCode()).isEqualTo(202);
+
+        // the message behind the bad record is recorded, and the bad one is set aside once, not retried forever
+        JsonNode status = DeliveryLedgerTest.status(broker, id);
+        assertThat(status.get("recipients").get(0).get("status").asText()).isEqualTo("queued");
+        assertThat(ledger.setAsideCount()).isEqualTo(before + 1);
+        Path file = broker.dataDir().resolve("db/set-aside.jsonl");
+        JsonNode kept = JSON.readTree(Files.readAllLines(file).get((int) before));
+        assertThat(kept.get("message_id").asText()).isEqualTo(tooLong);
+        assertThat(kept.get("step").asText()).isEqualTo("queued");
+        assertThat(kept.get("error").asText()).isNotBlank();
+        await().untilAsserted(() -> assertThat(broker.get("/observe/metrics", null).body())
+                .containsPattern("mas_ledger_set_aside_total(\\{[^}]*})? " + (before + 1) + "\\.0"));
+        assertThat(ledger.backlog()).isZero();
+    }
+
+    @Test
+    void anExpiredMessageWithAForeignIdMovesOnUnrecorded() throws Exception {
+        DeliveryLedger ledger = broker.context().getRegistry().lookupByNameAndType("deliveryLedger", DeliveryLedger.class);
+        long before = ledger.setAsideCount();
+        String agent = Envelopes.uniqueAgent("foreign");
+        // anyone can send to an agent queue today: what expires there may carry a mas_id of 10,000 characters
+        broker.sendText("mas.expired.ledger", "{}", Map.of("mas_id", "q".repeat(10_000), "_AMQ_ORIG_ADDRESS",
+                "mas.agent." + "w".repeat(400)));
+        assertThat(broker.receive("mas.expired", 1)).hasSize(1); // moved on
+        String id = "after-foreign-" + agent;
+        assertThat(broker.postMessage(Envelopes.withId(id, "planner", agent)).statusCode()).isEqualTo(202);
+        assertThat(DeliveryLedgerTest.status(broker, id).get("recipients").get(0).get("status").asText()).isEqualTo("queued");
+        assertThat(ledger.setAsideCount()).isEqualTo(before);
+    }
+}
