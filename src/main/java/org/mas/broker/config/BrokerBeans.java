@@ -113,6 +113,7 @@ public class BrokerBeans implements CamelConfiguration {
         LedgerRecorder recorder = new LedgerRecorder(ledger, settings.ackTimeout() * 1000L);
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
+        registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         registry.bind("queueCleanup", new QueueCleanup(queueAdmin, activity, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),

@@ -17,11 +17,21 @@ public final class Envelope {
 
     private final ObjectNode node;
     private final String json;
+    private final String fingerprint;
     private Map<String, Object> payload;
 
-    Envelope(ObjectNode node, String json) {
+    Envelope(ObjectNode node, String json, String fingerprint) {
         this.node = node;
         this.json = json;
+        this.fingerprint = fingerprint;
+    }
+
+    /**
+     * A digest of the envelope as it was sent (before normalization; field order and number spelling do not count):
+     * two envelopes with the same id and the same fingerprint are the same message.
+     */
+    public String getFingerprint() {
+        return fingerprint;
     }
 
     public String getId() {

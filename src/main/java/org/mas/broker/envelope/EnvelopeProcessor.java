@@ -3,6 +3,8 @@ package org.mas.broker.envelope;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
@@ -189,10 +191,59 @@ public class EnvelopeProcessor {
             }
         }
         try {
-            return new Envelope(out, MAPPER.writeValueAsString(out));
+            return new Envelope(out, MAPPER.writeValueAsString(out), fingerprint(in));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize a parsed envelope", e);
         }
+    }
+
+    /** 128 bits of SHA-256 over a canonical form: object fields sorted by name, numbers by value, lengths prefixed. */
+    static String fingerprint(JsonNode envelope) {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
+        digest(envelope, digest);
+        return java.util.HexFormat.of().formatHex(digest.digest(), 0, 16);
+    }
+
+    private static void digest(JsonNode node, MessageDigest digest) {
+        switch (node.getNodeType()) {
+            case OBJECT -> {
+                digest.update((byte) '{');
+                List<String> names = new ArrayList<>();
+                node.fieldNames().forEachRemaining(names::add);
+                java.util.Collections.sort(names);
+                for (String name : names) {
+                    text(name, digest);
+                    digest(node.get(name), digest);
+                }
+                digest.update((byte) '}');
+            }
+            case ARRAY -> {
+                digest.update((byte) '[');
+                node.forEach(element -> digest(element, digest));
+                digest.update((byte) ']');
+            }
+            case STRING -> {
+                digest.update((byte) 's');
+                text(node.textValue(), digest);
+            }
+            case NUMBER -> { // 5, 5.0 and 5e0 are one number
+                digest.update((byte) 'n');
+                text(node.decimalValue().stripTrailingZeros().toString(), digest);
+            }
+            case BOOLEAN -> digest.update((byte) (node.booleanValue() ? 't' : 'f'));
+            default -> digest.update((byte) 'z'); // null
+        }
+    }
+
+    private static void text(String text, MessageDigest digest) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        digest.update(java.nio.ByteBuffer.allocate(4).putInt(bytes.length).array());
+        digest.update(bytes);
     }
 
     private static int priority(JsonNode value) {

@@ -6,10 +6,21 @@ import java.util.List;
 public class InvalidEnvelopeException extends Exception {
 
     private final List<String> details;
+    private final int httpStatus;
 
     public InvalidEnvelopeException(String reason, List<String> details) {
+        this(reason, 400, details);
+    }
+
+    /** @param httpStatus what REST answers: 400, or 409 for an id already used by another message */
+    public InvalidEnvelopeException(String reason, int httpStatus, List<String> details) {
         super(reason);
         this.details = List.copyOf(details);
+        this.httpStatus = httpStatus;
+    }
+
+    public int getHttpStatus() {
+        return httpStatus;
     }
 
     public InvalidEnvelopeException(String reason) {

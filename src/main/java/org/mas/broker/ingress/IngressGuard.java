@@ -41,17 +41,7 @@ public class IngressGuard {
     private static final Logger LOG = LoggerFactory.getLogger(IngressGuard.class);
     private static final Set<String> REST_HEADERS_KEPT = Set.of(API_KEY_HEADER.toLowerCase(Locale.ROOT), "content-type");
 
-    /** As many ids as Artemis's duplicate-id cache keeps per address by default. */
-    private static final int RECENT_IDS = 20_000;
-
     private final EnvelopeProcessor envelopes;
-    private final Map<String, Boolean> recentIds = java.util.Collections.synchronizedMap(
-            new java.util.LinkedHashMap<>(1024, 0.75f, false) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-                    return size() > RECENT_IDS;
-                }
-            });
     private final Map<String, byte[]> apiKeyDigests;
 
     public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys) {
@@ -98,22 +88,6 @@ public class IngressGuard {
             throw new InvalidEnvelopeException("unsupported JMS message type " + type
                     + ": only TextMessage or BytesMessage carrying a JSON envelope is accepted");
         }
-    }
-
-    /**
-     * A message id this router forwarded recently, arriving again as a first delivery (an agent re-sending), is sent
-     * outside the consuming transaction too: inside it, Artemis's duplicate detection would roll the transaction back
-     * instead of dropping the copy. Ids seen by another router instance still take that one rollback.
-     */
-    public void sendResentIdempotently(Exchange exchange) {
-        if (!exchange.isTransacted()) {
-            return;
-        }
-        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
-        if (recentIds.put(envelope.getId(), Boolean.TRUE) != null) {
-            exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
-        }
-        org.mas.broker.delivery.TransactedCopySender.markIfInBatch(exchange);
     }
 
     /**

@@ -27,6 +27,9 @@ public class RestResponses {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("id", envelope == null ? null : envelope.getId()); // null: it failed before it was read, and is parked
         body.put("status", "accepted");
+        if (exchange.getProperty(MasNames.PROPERTY_DUPLICATE, false, Boolean.class)) {
+            body.put("duplicate", true); // accepted before with the same content: not delivered again
+        }
         respond(exchange, 202, body);
     }
 
@@ -39,10 +42,10 @@ public class RestResponses {
         }
     }
 
-    /** 400 with every schema violation. */
+    /** 400 with every schema violation; 409 for an id already used by another message. */
     public void invalid(Exchange exchange) {
         InvalidEnvelopeException e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, InvalidEnvelopeException.class);
-        error(exchange, 400, e.getMessage(), e.getDetails());
+        error(exchange, e.getHttpStatus(), e.getMessage(), e.getDetails());
     }
 
     /** 503: the broker (or the ledger) could not serve the request, e.g. not even the dead-letter queue took the message. */

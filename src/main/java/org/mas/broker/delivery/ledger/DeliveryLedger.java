@@ -351,23 +351,35 @@ public class DeliveryLedger extends ServiceSupport {
         }
     }
 
+    /**
+     * One row per message id. An id seen again is only written when the idempotency check let it through: a replay
+     * (no fingerprint: the original's is kept), or a new message under the id of an earlier attempt that was refused
+     * (429, 503) after its acceptance was recorded: the row then describes the message that was really accepted.
+     */
     private static void writeMessages(Connection c, List<LedgerEvent> events) throws SQLException {
-        try (PreparedStatement insert = c.prepareStatement("INSERT INTO messages (id, from_agent, message_type, priority, "
-                + "requires_ack, correlation_id, ingress, accepted_at, envelope) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
-                + "WHERE NOT EXISTS (SELECT 1 FROM messages WHERE id = ?)")) {
+        try (PreparedStatement update = c.prepareStatement("UPDATE messages SET from_agent = ?, message_type = ?, "
+                + "priority = ?, requires_ack = ?, correlation_id = ?, ingress = ?, accepted_at = ?, envelope = ?, "
+                + "fingerprint = COALESCE(?, fingerprint) WHERE id = ?");
+             PreparedStatement insert = c.prepareStatement("INSERT INTO messages (from_agent, message_type, priority, "
+                + "requires_ack, correlation_id, ingress, accepted_at, envelope, fingerprint, id) "
+                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             for (LedgerEvent e : events) {
                 LedgerEvent.AcceptedMessage m = e.message();
-                insert.setString(1, e.messageId());
-                insert.setString(2, m.fromAgent());
-                insert.setString(3, m.messageType());
-                insert.setInt(4, m.priority());
-                insert.setBoolean(5, m.requiresAck());
-                insert.setString(6, m.correlationId());
-                insert.setString(7, m.ingress());
-                insert.setTimestamp(8, Timestamp.from(e.at()));
-                insert.setString(9, m.envelope());
-                insert.setString(10, e.messageId());
-                insert.executeUpdate();
+                for (PreparedStatement statement : List.of(update, insert)) {
+                    statement.setString(1, m.fromAgent());
+                    statement.setString(2, m.messageType());
+                    statement.setInt(3, m.priority());
+                    statement.setBoolean(4, m.requiresAck());
+                    statement.setString(5, m.correlationId());
+                    statement.setString(6, m.ingress());
+                    statement.setTimestamp(7, Timestamp.from(e.at()));
+                    statement.setString(8, m.envelope());
+                    statement.setString(9, m.fingerprint());
+                    statement.setString(10, e.messageId());
+                }
+                if (update.executeUpdate() == 0) {
+                    insert.executeUpdate();
+                }
             }
         }
     }
@@ -581,6 +593,42 @@ public class DeliveryLedger extends ServiceSupport {
             q.setString(1, messageId);
             try (ResultSet r = q.executeQuery()) {
                 return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
+            }
+        }
+    }
+
+    /** What the ledger knows of an id for the idempotency check: the fingerprint it was accepted with (null if none). */
+    public record Accepted(String fingerprint, Instant at) {
+    }
+
+    /**
+     * The acceptance of a message id that was delivered or parked (a queued or dead-lettered step), from the database;
+     * empty for an id never accepted, or whose every attempt was refused. Steps not yet written are not seen: the
+     * caller keeps its own record of recent ids.
+     */
+    public Optional<Accepted> accepted(String messageId) throws SQLException {
+        if (!recording) {
+            return Optional.empty();
+        }
+        Accepted accepted = null;
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT fingerprint, accepted_at FROM messages WHERE id = ?")) {
+            q.setString(1, messageId);
+            try (ResultSet r = q.executeQuery()) {
+                if (r.next()) {
+                    accepted = new Accepted(r.getString(1), r.getTimestamp(2).toInstant());
+                }
+            }
+        }
+        if (accepted == null) {
+            return Optional.empty();
+        }
+        try (Connection c = databases.delivery().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT 1 FROM delivery_events WHERE message_id = ? "
+                     + "AND event IN ('queued', 'dead_lettered') FETCH FIRST 1 ROWS ONLY")) {
+            q.setString(1, messageId);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(accepted) : Optional.empty();
             }
         }
     }

@@ -89,7 +89,8 @@ public class LedgerRecorder {
                 envelope.isRequiresAck(), envelope.getCorrelationId(),
                 exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class), envelope.toJson(),
                 exchange.getIn().getHeader("JMSExpiration", 0L, Long.class),
-                Instant.ofEpochMilli(exchange.getClock().getCreated()));
+                Instant.ofEpochMilli(exchange.getClock().getCreated()),
+                exchange.getProperty(org.mas.broker.delivery.DeliveryPreparer.PROPERTY_REPLAY) == null ? envelope.getFingerprint() : null);
     }
 
     /**

@@ -1,0 +1,168 @@
+package org.mas.broker.delivery.ledger;
+
+import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.support.SynchronizationAdapter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.delivery.DeliveryPreparer;
+import org.mas.broker.delivery.TransactedCopySender;
+import org.mas.broker.envelope.Envelope;
+import org.mas.broker.envelope.InvalidEnvelopeException;
+import org.mas.broker.queues.JmsConnections;
+
+/**
+ * A message id is an idempotency key (contract section 1). After validation, each message is compared with what was
+ * accepted before under its id: the same id with the same content (fingerprint) is the same message, not delivered
+ * again (REST answers 202 as the first time; JMS and files drop it, logged and counted); the same id with different
+ * content is refused (REST 409, JMS {@code mas.invalid}, files {@code .error}). Ids are looked up in a bounded map of
+ * recent and in-flight ids, then in the ledger. A replay is not checked: it is the same message on purpose.
+ * Bean name {@code idempotency}.
+ */
+public class Idempotency {
+
+    /** Ids remembered in memory, in flight or accepted (as many as Artemis's duplicate-id cache keeps per address). */
+    static final int RECENT = 20_000;
+
+    private static final Logger LOG = LoggerFactory.getLogger(Idempotency.class);
+
+    /** What is known of one id: its fingerprint, and whether its acceptance is final (else it is still in flight). */
+    private record Seen(String fingerprint, boolean accepted) {
+    }
+
+    private final DeliveryLedger ledger;
+    private final Map<String, Seen> recent = new LinkedHashMap<>(1024, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Seen> eldest) {
+            return size() > RECENT;
+        }
+    };
+    private volatile long lastLookupWarning;
+
+    public Idempotency(DeliveryLedger ledger) {
+        this.ledger = ledger;
+    }
+
+    /** Called once the envelope is valid; throws for an id reused with other content. */
+    public void check(Exchange exchange) throws InvalidEnvelopeException {
+        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        if (exchange.getProperty(DeliveryPreparer.PROPERTY_REPLAY) != null) {
+            return;
+        }
+        String id = envelope.getId();
+        String fingerprint = envelope.getFingerprint();
+        Seen seen;
+        synchronized (recent) {
+            seen = recent.get(id);
+            if (seen == null) {
+                recent.put(id, new Seen(fingerprint, false)); // in flight: a concurrent copy of it sees this
+            }
+        }
+        if (seen == null) {
+            seen = lookUp(id, fingerprint);
+        }
+        if (seen == null) {
+            whenAccepted(exchange, id, fingerprint);
+        } else if (!fingerprint.equals(seen.fingerprint())) {
+            throw new InvalidEnvelopeException("id '" + id + "' was already used for a different message", 409,
+                    java.util.List.of("$.id: the same id with different content is refused; give a new message a new id"));
+        } else if (seen.accepted()) {
+            exchange.setProperty(MasNames.PROPERTY_DUPLICATE, true);
+            LOG.info("Message {} from {} was accepted before with the same content: not delivered again", id,
+                    envelope.getFromAgent());
+            return;
+        } else if (exchange.isTransacted()) {
+            // the same message still in flight (an agent re-sending at once, or a redelivery while the first attempt's
+            // transaction is open): sent outside the consuming transaction, where Artemis's duplicate detection drops
+            // what the first attempt queued instead of rolling this transaction back
+            exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
+        }
+        TransactedCopySender.markIfInBatch(exchange);
+    }
+
+    /** Null if the ledger has no acceptance of this id (or cannot be asked: Artemis's duplicate ids still hold). */
+    private Seen lookUp(String id, String fingerprint) {
+        Optional<DeliveryLedger.Accepted> accepted;
+        try {
+            accepted = ledger.accepted(id);
+        } catch (SQLException | RuntimeException e) {
+            long now = System.nanoTime();
+            if (now - lastLookupWarning > 60_000_000_000L) {
+                lastLookupWarning = now;
+                LOG.warn("Idempotency check without the ledger (it cannot be read: {}); Artemis's duplicate detection "
+                        + "still drops a copy sent twice to the same queue", e.toString());
+            }
+            return null;
+        }
+        if (accepted.isEmpty()) {
+            return null;
+        }
+        // an acceptance recorded before fingerprints were: its content cannot be compared, so it counts as different
+        Seen seen = new Seen(accepted.get().fingerprint() == null ? "" : accepted.get().fingerprint(), true);
+        synchronized (recent) {
+            recent.put(id, seen);
+        }
+        return seen;
+    }
+
+    /** Once the message is the broker's for good (committed, answered 202, file done): accepted; else forgotten. */
+    private void whenAccepted(Exchange exchange, String id, String fingerprint) {
+        String ingress = exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class); // REST answers drop headers
+        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+            @Override
+            public void onComplete(Exchange done) {
+                if (!accepted(done, ingress)) {
+                    forget(id, fingerprint);
+                    return;
+                }
+                @SuppressWarnings("unchecked")
+                Consumer<Runnable> afterCommit = done.getProperty(MasNames.PROPERTY_AFTER_COMMIT, Consumer.class);
+                if (afterCommit != null) {
+                    afterCommit.accept(() -> remember(id, fingerprint)); // a rollback leaves it in flight: harmless
+                } else {
+                    remember(id, fingerprint);
+                }
+            }
+
+            @Override
+            public void onFailure(Exchange failed) {
+                forget(id, fingerprint);
+            }
+        });
+    }
+
+    private static boolean accepted(Exchange exchange, String ingress) {
+        if (exchange.isFailed() || exchange.isRollbackOnly()) {
+            return false;
+        }
+        if (MasNames.INGRESS_REST.equals(ingress)) {
+            return Integer.valueOf(202).equals(exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class));
+        }
+        if (MasNames.INGRESS_FILE.equals(ingress)) {
+            return ".done".equals(exchange.getProperty(MasNames.PROPERTY_FILE_OUTCOME));
+        }
+        return true; // JMS: recorded once the transaction has committed (see whenAccepted)
+    }
+
+    private void remember(String id, String fingerprint) {
+        synchronized (recent) {
+            recent.put(id, new Seen(fingerprint, true));
+        }
+    }
+
+    private void forget(String id, String fingerprint) {
+        synchronized (recent) {
+            Seen seen = recent.get(id);
+            if (seen != null && !seen.accepted() && seen.fingerprint().equals(fingerprint)) {
+                recent.remove(id);
+            }
+        }
+    }
+}
