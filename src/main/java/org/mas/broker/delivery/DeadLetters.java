@@ -29,9 +29,28 @@ public class DeadLetters {
         Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
         if (envelope != null) {
             in.setBody(envelope.toJson());
-            in.setHeader(MasNames.HEADER_DUPLICATE_ID, "dlq:" + envelope.getId() + ":" + target);
+            in.setHeader(MasNames.HEADER_DUPLICATE_ID, duplicateId(envelope.getId(), target, generation(exchange)));
         }
         clearRoutingHeaders(in);
+    }
+
+    /**
+     * The one duplicate-id scheme of every dead letter, from any path: the message, the target, and what makes this
+     * dead-lettering unique (a replay's token, the inbound JMS message, an acknowledgment round). A resend of the same
+     * dead letter after a crash is dropped; a second failure of the same message (after a replay, say) never is.
+     */
+    public static String duplicateId(String messageId, String target, String generation) {
+        return "dlq:" + messageId + ":" + target + ":" + generation;
+    }
+
+    /** Stable across redeliveries of the same inbound message, different for each replay of it. */
+    private static String generation(Exchange exchange) {
+        String replay = exchange.getProperty(DeliveryPreparer.PROPERTY_REPLAY, String.class);
+        if (replay != null) {
+            return "replay:" + replay;
+        }
+        String inbound = exchange.getProperty(IngressGuard.PROPERTY_INBOUND_MESSAGE_ID, String.class);
+        return inbound != null ? inbound : exchange.getExchangeId();
     }
 
     public void prepareInvalid(Exchange exchange) {

@@ -123,10 +123,13 @@ class DeadLetterApiTest {
         String agent = Envelopes.uniqueAgent("edit");
         String id = deadLetter("dlq-invalid-" + agent, agent, "wrong");
 
+        long invalidBefore = broker.depth("mas.invalid");
         HttpResponse<String> refused = broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json",
                 "{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + agent + "\",\"message_type\":\"orders\",\"payload\":{}}");
 
         assertThat(refused.statusCode()).isEqualTo(400);
+        // the operator got the reasons; nothing of the refused edit is parked (a send would have come before the answer)
+        assertThat(broker.depth("mas.invalid")).isEqualTo(invalidBefore);
         assertThat(JSON.readTree(refused.body()).get("details").toString()).contains("$.message_type");
         await().untilAsserted(() -> assertThat(list("?agent=" + agent).get("total").asInt()).isEqualTo(1));
     }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.mas.broker.support.RunningBroker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** Broadcast to agents known from configuration, and what happens to a message nobody can receive. */
 class RoutingRulesTest {
@@ -47,6 +48,24 @@ class RoutingRulesTest {
             assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(1);
             assertThat(dead.getStringProperty("mas_target")).isEqualTo("router");
             assertThat(dead.getText()).contains("\"from_agent\":\"hermit\"");
+        }
+    }
+
+    @Test
+    void aReplayThatFailsAgainLeavesItsNewDeadLetter(@TempDir Path emptyDataDir) throws Exception {
+        try (RunningBroker lonely = RunningBroker.start(emptyDataDir, Map.of())) {
+            assertThat(lonely.postMessage("{\"id\":\"nobody-2\",\"from_agent\":\"hermit\",\"to_agent\":\"broadcast\","
+                    + "\"message_type\":\"broadcast\",\"payload\":{}}").statusCode()).isEqualTo(202);
+            await().until(() -> lonely.depth("mas.dlq") == 1);
+            for (int replay = 1; replay <= 2; replay++) {
+                // still nobody to go to: the replay takes the dead letter and parks the message again, never drops it
+                var replayed = lonely.post("/api/dlq/nobody-2/replay", RunningBroker.API_KEY, "application/json", "");
+                assertThat(replayed.statusCode()).as(replayed.body()).isEqualTo(202);
+                assertThat(lonely.depth("mas.dlq")).as("after replay %d", replay).isEqualTo(1);
+            }
+            TextMessage dead = (TextMessage) lonely.receiveOne("mas.dlq");
+            assertThat(dead.getStringProperty("mas_id")).isEqualTo("nobody-2");
+            assertThat(dead.getStringProperty("mas_error")).startsWith("unroutable");
         }
     }
 }
