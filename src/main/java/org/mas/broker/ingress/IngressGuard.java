@@ -54,7 +54,8 @@ public class IngressGuard {
 
     /**
      * JMS ingress. Only TextMessage and BytesMessage are read; any other type (ObjectMessage above all, whose body
-     * Camel 4.18.0 might deserialize: CVE-2026-43866) is rejected without touching its body.
+     * Camel 4.18.0 might deserialize: CVE-2026-43866) is rejected without touching its body. The size limit applies
+     * before a body is read; an oversized one goes to mas.invalid without it.
      */
     public void fromJms(Exchange exchange) throws InvalidEnvelopeException, JMSException {
         Message in = exchange.getIn();
@@ -71,6 +72,14 @@ public class IngressGuard {
         // camel-jms does not flag the exchange of a locally transacted consumer; whatever waits for the commit needs it
         exchange.getExchangeExtension().setTransacted(true);
         if (jms instanceof TextMessage text) {
+            // sized from the encoded body, so an oversized text is never copied into a String (nor parsed); the
+            // Artemis client has already decoded it at receive, which only the broker's own limit bounds
+            long chars = JmsBodies.textLength(text);
+            if (chars > envelopes.getMaxMessageSize()) {
+                in.setBody("");
+                throw new InvalidEnvelopeException("message too large: " + chars + " characters (at least as many bytes),"
+                        + " the limit is " + envelopes.getMaxMessageSize() + " bytes");
+            }
             String body = text.getText();
             in.setBody(body == null ? "" : body);
         } else if (jms instanceof BytesMessage bytes) {

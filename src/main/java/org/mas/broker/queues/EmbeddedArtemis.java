@@ -23,7 +23,8 @@ import org.mas.broker.config.BrokerSettings;
 /**
  * The embedded default: an Artemis server with a persistent journal under {@code <data_dir>/artemis}, one acceptor
  * that speaks CORE, AMQP, STOMP, MQTT and OpenWire, an in-VM acceptor for the router itself, anonymous access, and the
- * MAS addresses with explicit address settings.
+ * MAS addresses with explicit address settings. {@link DurableIngressPlugin} keeps what agents send durable and
+ * refuses what is far over the size limit.
  */
 public class EmbeddedArtemis extends ServiceSupport {
 
@@ -76,6 +77,7 @@ public class EmbeddedArtemis extends ServiceSupport {
         AddressSettingsPolicy.catchAll().forEach(config::addAddressSetting);
         AddressSettingsPolicy.forMasAddresses(settings).forEach(config::addAddressSetting);
         config.setMessageExpiryScanPeriod(expiryScanPeriodMs);
+        config.registerBrokerPlugin(new DurableIngressPlugin(settings.maxMessageSize()));
         for (String queue : new String[] {MasNames.INBOUND, MasNames.ACKS, MasNames.INVALID, MasNames.DLQ, MasNames.EXPIRED,
                 MasNames.EXPIRED_LEDGER}) {
             config.addQueueConfiguration(QueueConfiguration.of(queue).setAddress(queue)

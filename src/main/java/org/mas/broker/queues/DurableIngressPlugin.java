@@ -1,0 +1,131 @@
+package org.mas.broker.queues;
+
+import java.util.Map;
+
+import org.apache.activemq.artemis.api.core.ActiveMQException;
+import org.apache.activemq.artemis.api.core.ActiveMQExceptionType;
+import org.apache.activemq.artemis.api.core.Message;
+import org.apache.activemq.artemis.api.core.SimpleString;
+import org.apache.activemq.artemis.core.server.LargeServerMessage;
+import org.apache.activemq.artemis.core.server.ServerSession;
+import org.apache.activemq.artemis.core.server.plugin.ActiveMQServerMessagePlugin;
+import org.apache.activemq.artemis.core.transaction.Transaction;
+import org.apache.activemq.artemis.utils.CompositeAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+
+/**
+ * Artemis broker plugin for the addresses agents send to, {@code mas.inbound} and {@code mas.acks}:
+ * <ul>
+ * <li>every message the broker accepts there is made durable, whatever the sender asked for (STOMP without
+ * {@code persistent:true}, MQTT QoS 0, AMQP {@code durable=false}, JMS NON_PERSISTENT), so a receipt, an AMQP
+ * disposition or a blocking send's confirmation comes only once the message is in the journal;</li>
+ * <li>a message whose encoded size is over {@link #sizeLimit()} is refused with an {@link ActiveMQException}, which
+ * the sender receives in its protocol's way (STOMP ERROR frame, AMQP rejected outcome, JMS exception on a blocking
+ * send), and nothing is stored.</li>
+ * </ul>
+ * Both happen in {@code beforeSend}, which {@code ServerSessionImpl.send} calls for every protocol before the message
+ * is routed, i.e. before paging and the journal look at {@code isDurable()}.
+ * <p>
+ * It depends only on Artemis and {@link MasNames}: a standalone Artemis can load it from this jar with
+ * <pre>{@code
+ * <broker-plugins>
+ *   <broker-plugin class-name="org.mas.broker.queues.DurableIngressPlugin">
+ *     <property key="max-message-size" value="1048576"/>   <!-- the router's max_message_size -->
+ *   </broker-plugin>
+ * </broker-plugins>}</pre>
+ */
+public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
+
+    /** broker.xml property: the router's {@code max_message_size} in bytes. */
+    public static final String MAX_MESSAGE_SIZE_PROPERTY = "max-message-size";
+    /** The router's default {@code max_message_size}. */
+    public static final long DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+    /** Room for headers and properties on top of the body. */
+    public static final long HEADER_ROOM = 64 * 1024;
+
+    private static final Logger LOG = LoggerFactory.getLogger(DurableIngressPlugin.class);
+    private static final SimpleString INBOUND = SimpleString.of(MasNames.INBOUND);
+    private static final SimpleString ACKS = SimpleString.of(MasNames.ACKS);
+
+    private volatile long sizeLimit;
+
+    /** For broker.xml: the limit follows {@value #MAX_MESSAGE_SIZE_PROPERTY}, by default 1 MiB. */
+    public DurableIngressPlugin() {
+        this(DEFAULT_MAX_MESSAGE_SIZE);
+    }
+
+    /** @param maxMessageSize the router's {@code max_message_size} in bytes */
+    public DurableIngressPlugin(long maxMessageSize) {
+        this.sizeLimit = limitFor(maxMessageSize);
+    }
+
+    @Override
+    public void init(Map<String, String> properties) {
+        String value = properties == null ? null : properties.get(MAX_MESSAGE_SIZE_PROPERTY);
+        if (value != null) {
+            sizeLimit = limitFor(Long.parseLong(value.trim()));
+        }
+    }
+
+    /**
+     * Twice the router's limit plus {@link #HEADER_ROOM}: a CORE text body takes two bytes per character, so an
+     * envelope the router would accept never exceeds this, whatever protocol carried it.
+     */
+    static long limitFor(long maxMessageSize) {
+        if (maxMessageSize <= 0) {
+            throw new IllegalArgumentException(MAX_MESSAGE_SIZE_PROPERTY + " must be positive, got " + maxMessageSize);
+        }
+        return 2 * maxMessageSize + HEADER_ROOM;
+    }
+
+    /** Encoded messages over this many bytes are refused on mas.inbound and mas.acks. */
+    public long sizeLimit() {
+        return sizeLimit;
+    }
+
+    @Override
+    public void beforeSend(ServerSession session, Transaction tx, Message message, boolean direct,
+                           boolean noAutoCreateQueue) throws ActiveMQException {
+        if (!isIngressAddress(session, message.getAddressSimpleString())) {
+            return;
+        }
+        long size = message.getWholeMessageSize(); // large messages: headers plus the body file's size
+        if (size > sizeLimit) {
+            refuse(session, message, size);
+        }
+        if (!message.isDurable()) {
+            message.setDurable(true);
+            message.reencode(); // AMQP keeps its encoded header: rewrite it, or the journal keeps durable=false
+        }
+    }
+
+    private void refuse(ServerSession session, Message message, long size) throws ActiveMQException {
+        String reason = "message too large for " + message.getAddress() + ": " + size + " bytes encoded, the broker's limit is "
+                + sizeLimit + " (2 x max_message_size + " + HEADER_ROOM + ")";
+        LOG.warn("Refused a message from {}: {}", session == null ? "?" : session.getRemotingConnection().getRemoteAddress(), reason);
+        // A large message's body is already in a file. CORE and AMQP delete it when the send fails, STOMP and the
+        // journal's own conversion of a big message (LargeServerMessageImpl.checkLargeMessage) do not; deleting
+        // twice is harmless (the file is removed with deleteIfExists).
+        if (message.isLargeMessage() && message instanceof LargeServerMessage large) {
+            try {
+                large.deleteFile();
+            } catch (Exception e) {
+                LOG.warn("Could not delete the body of refused large message {}", message.getMessageID(), e);
+            }
+        }
+        throw new ActiveMQException(ActiveMQExceptionType.GENERIC_EXCEPTION, reason);
+    }
+
+    /** The address without a routing prefix (anycast://) or queue name (address::queue). */
+    private static boolean isIngressAddress(ServerSession session, SimpleString address) {
+        if (address == null) {
+            return false;
+        }
+        SimpleString name = session == null ? address : session.removePrefix(address);
+        name = CompositeAddress.extractAddressName(name);
+        return INBOUND.equals(name) || ACKS.equals(name);
+    }
+}
