@@ -485,18 +485,20 @@ public class AckTracker extends ServiceSupport {
     private void resumeFromLedger() throws Exception {
         int resumed = 0;
         for (DeliveryLedger.AwaitingAck awaiting : ledger.awaitingAcks()) {
-            Optional<String> envelope = ledger.envelope(awaiting.messageId());
-            if (envelope.isEmpty()) {
+            Optional<DeliveryLedger.StoredMessage> stored = ledger.storedMessage(awaiting.messageId());
+            if (stored.isEmpty()) {
                 continue;
             }
-            JsonNode node = MAPPER.readTree(envelope.get());
+            String envelope = stored.get().envelope();
+            JsonNode node = MAPPER.readTree(envelope);
             long ttl = node.path("ttl").asLong(0);
-            long expiresAt = ttl == 0 ? 0 : Instant.parse(node.path("timestamp").asText()).toEpochMilli() + ttl * 1000;
+            // ttl counts from the broker's receipt (as at ingress), not from the sender's timestamp
+            long expiresAt = ttl == 0 ? 0 : stored.get().acceptedAt().toEpochMilli() + ttl * 1000;
             LedgerEvent.AcceptedMessage m = new LedgerEvent.AcceptedMessage(node.path("from_agent").asText(),
                     node.path("message_type").asText(), node.path("priority").asInt(5), true,
-                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope.get(), expiresAt,
-                    null);
-            Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), envelope.get(), headers(awaiting.messageId(), m),
+                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope, expiresAt,
+                    stored.get().acceptedAt());
+            Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), envelope, headers(awaiting.messageId(), m),
                     m.acceptedAt(), expiresAt, Math.max(1, awaiting.attempts()), awaiting.deadline());
             if (!awaiting.status().equals("queued")) {
                 copy.state = State.WAITING_TO_RESEND;
