@@ -34,7 +34,8 @@ import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
 /**
  * Follows every copy of a {@code requires_ack} message until its recipient acknowledges it. No acknowledgment within
  * ack_timeout, or a {@code failed} one, sends the copy again after an exponential back-off, at most retry_count times;
- * then, or at once for {@code rejected}, the message goes to mas.dlq. The working set is in memory and rebuilt from the ledger at start-up; each
+ * then, or at once for {@code rejected}, the message goes to mas.dlq. A copy whose message expired is recorded
+ * {@code expired} at its deadline instead. The working set is in memory and rebuilt from the ledger at start-up; each
  * entry leaves within ack_timeout x (retry_count + 1) plus the back-offs.
  * <p>
  * Locking is per copy: a send (again, or to mas.dlq) holds only its own copy's monitor, so it never delays the
@@ -419,7 +420,11 @@ public class AckTracker extends ServiceSupport {
                     continue;
                 }
                 try {
-                    if (copy.state == State.AWAITING_ACK) {
+                    if (copy.expiresAt > 0 && copy.expiresAt <= System.currentTimeMillis()) {
+                        // a send again would expire at once: nothing left to wait for
+                        finish(copy, "expired");
+                        record(Kind.EXPIRED, copy, copy.sends, null, "expired while waiting for an acknowledgment", null);
+                    } else if (copy.state == State.AWAITING_ACK) {
                         retryOrDeadLetter(copy, "no acknowledgment within " + ackTimeout.toSeconds() + " s");
                     } else {
                         resend(copy);
