@@ -212,8 +212,7 @@ public class AckTracker extends ServiceSupport {
             return untracked; // answered now: a REST caller can ask again
         }
         CompletableFuture<Result> outcome = new CompletableFuture<>();
-        Consumer<Result> callback = outcome::complete;
-        Result held = hold(key, messageId, agent, status, detail, untracked, callback);
+        Result held = hold(key, messageId, agent, status, detail, untracked, outcome::complete);
         if (held.outcome() != Outcome.HELD) {
             return held;
         }
@@ -386,11 +385,15 @@ public class AckTracker extends ServiceSupport {
 
     private void run(Runnable task) {
         ScheduledExecutorService executor = scanner;
-        if (executor == null) {
-            task.run();
-        } else {
-            executor.execute(task);
+        try {
+            if (executor != null) {
+                executor.execute(task);
+                return;
+            }
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // stopped: here, then
         }
+        task.run();
     }
 
     /** @return the status the copy is left in; called with the copy's monitor held */
