@@ -133,6 +133,8 @@ public class BrokerBeans implements CamelConfiguration {
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
                 settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
                 Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))),
+                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.early-hold-ms").orElse("1000"))),
+                Integer.parseInt(properties.resolveProperty("mas.ack.early-max").orElse("10000")),
                 acked -> metrics.latency("acked", acked));
         context.addService(tracker, true, true);
         registry.bind("ackTracker", tracker);

@@ -2,14 +2,20 @@ package org.mas.broker.delivery;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -28,12 +34,18 @@ import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
 /**
  * Follows every copy of a {@code requires_ack} message until its recipient acknowledges it. No acknowledgment within
  * ack_timeout, or a {@code failed} one, sends the copy again after an exponential back-off, at most retry_count times;
- * then, or at once for {@code rejected}, the message goes to mas.dlq. The working set is in memory and rebuilt from
- * the ledger at start-up.
+ * then, or at once for {@code rejected}, the message goes to mas.dlq. A copy whose message expired is recorded
+ * {@code expired} at its deadline instead. The working set is in memory and rebuilt from the ledger at start-up; each
+ * entry leaves within ack_timeout x (retry_count + 1) plus the back-offs.
+ * <p>
+ * Locking is per copy: a send (again, or to mas.dlq) holds only its own copy's monitor, so it never delays the
+ * acknowledgment of another copy. An acknowledgment for a copy the tracker does not follow never waits for other
+ * messages' steps: the ledger says whether this message still has steps on their way to the database.
  */
 public class AckTracker extends ServiceSupport {
 
-    public enum Outcome { APPLIED, ALREADY_FINAL, UNKNOWN_MESSAGE, NOT_A_RECIPIENT }
+    /** HELD: the copy is not known yet; the outcome goes to the caller's callback within the hold. */
+    public enum Outcome { APPLIED, ALREADY_FINAL, UNKNOWN_MESSAGE, NOT_A_RECIPIENT, HELD }
 
     public record Result(Outcome outcome, String status) {
     }
@@ -46,26 +58,38 @@ public class AckTracker extends ServiceSupport {
         final String envelope;
         final Map<String, Object> headers;
         final Instant acceptedAt;
+        /** JMSExpiration of the message, epoch ms; 0 = never. */
+        final long expiresAt;
+        // guarded by this copy's monitor; due is also read without it by the scan, to skip copies not yet due
         int sends;
         State state = State.AWAITING_ACK;
-        Instant due;
+        volatile Instant due;
+        /** The status it was left in once no longer followed; null while followed. */
+        volatile String finished;
 
-        Copy(String messageId, String agent, String envelope, Map<String, Object> headers, Instant acceptedAt, int sends,
-             Instant due) {
+        Copy(String messageId, String agent, String envelope, Map<String, Object> headers, Instant acceptedAt,
+             long expiresAt, int sends, Instant due) {
             this.messageId = messageId;
             this.agent = agent;
             this.envelope = envelope;
             this.headers = headers;
             this.acceptedAt = acceptedAt;
+            this.expiresAt = expiresAt;
             this.sends = sends;
             this.due = due;
         }
     }
 
+    /** An acknowledgment for a copy whose "queued" step has not reached the tracker (yet). */
+    private record EarlyAck(String key, String messageId, String agent, String status, String detail, long heldUntilNanos,
+                            Result ifNoCopy, Consumer<Result> outcome) {
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(AckTracker.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String SEND_URI = "jmsNonTx:queue:mas.agent?exchangePattern=InOnly";
-    private static final Duration EARLY_ACK_WAIT = Duration.ofSeconds(1);
+    /** How long an acknowledgment waits for its message's steps to reach the database (only for that message). */
+    private static final Duration LEDGER_WAIT = Duration.ofSeconds(5);
 
     private final CamelContext context;
     private final DeliveryLedger ledger;
@@ -75,14 +99,23 @@ public class AckTracker extends ServiceSupport {
     private final double multiplier;
     private final long maxDelayMs;
     private final Duration scanInterval;
+    private final Duration earlyHold;
+    private final int maxEarlyAcks;
     private final Map<String, Copy> copies = new ConcurrentHashMap<>();
+    /** Held early acknowledgments, oldest first (all are held equally long); guarded by itself, no I/O under it. */
+    private final LinkedHashMap<String, EarlyAck> earlyAcks = new LinkedHashMap<>();
+    private volatile int earlyCount;
     private final java.util.function.Consumer<Duration> latency;
     private ProducerTemplate producer;
     private ScheduledExecutorService scanner;
 
+    /**
+     * @param earlyHold    how long an acknowledgment for a copy not yet known is held for its "queued" step
+     * @param maxEarlyAcks at most this many are held; beyond, the oldest is answered as it stands
+     */
     public AckTracker(CamelContext context, DeliveryLedger ledger, Duration ackTimeout, int retryCount,
                       long initialDelayMs, double multiplier, long maxDelayMs, Duration scanInterval,
-                      java.util.function.Consumer<Duration> ackedLatency) {
+                      Duration earlyHold, int maxEarlyAcks, java.util.function.Consumer<Duration> ackedLatency) {
         this.context = context;
         this.ledger = ledger;
         this.ackTimeout = ackTimeout;
@@ -91,6 +124,8 @@ public class AckTracker extends ServiceSupport {
         this.multiplier = multiplier;
         this.maxDelayMs = maxDelayMs;
         this.scanInterval = scanInterval;
+        this.earlyHold = earlyHold;
+        this.maxEarlyAcks = maxEarlyAcks;
         this.latency = ackedLatency;
         ledger.addStepListener(this::onStep);
     }
@@ -99,16 +134,35 @@ public class AckTracker extends ServiceSupport {
         return messageId + '\u0000' + agent;
     }
 
-    /** A copy that needs an acknowledgment was queued (its transaction, if any, has committed). */
+    /** Every step, once it is in the ledger's queue (a transacted copy's only after its transaction committed). */
     private void onStep(LedgerEvent event) {
-        boolean finished = event.kind() == Kind.EXPIRED || event.kind() == Kind.ACKED || event.kind() == Kind.DEAD_LETTERED;
-        if (finished && event.recipient() != null) {
-            copies.remove(key(event.messageId(), event.recipient())); // expired, acknowledged (e.g. by HTTP), parked
+        if (event.recipient() == null) {
+            return;
         }
-        if (event.kind() == Kind.QUEUED && event.requiresAck() && event.message() != null && event.recipient() != null) {
+        String key = key(event.messageId(), event.recipient());
+        boolean finished = event.kind() == Kind.EXPIRED || event.kind() == Kind.ACKED || event.kind() == Kind.DEAD_LETTERED;
+        if (finished) {
+            Copy gone = copies.remove(key); // expired, acknowledged (e.g. by HTTP), parked
+            if (gone != null && gone.finished == null) {
+                gone.finished = event.kind().label;
+            }
+        }
+        if (event.kind() != Kind.QUEUED) {
+            return;
+        }
+        Copy copy = null;
+        if (event.requiresAck() && event.message() != null) {
             LedgerEvent.AcceptedMessage m = event.message();
-            copies.putIfAbsent(key(event.messageId(), event.recipient()), new Copy(event.messageId(), event.recipient(),
-                    m.envelope(), headers(event.messageId(), m), m.acceptedAt(), event.attempt(), event.ackDeadline()));
+            Copy queued = new Copy(event.messageId(), event.recipient(), m.envelope(), headers(event.messageId(), m),
+                    m.acceptedAt(), m.expiresAt(), event.attempt(), event.ackDeadline());
+            Copy known = copies.putIfAbsent(key, queued);
+            copy = known == null ? queued : known;
+        }
+        EarlyAck early = takeEarlyAck(key);
+        if (early != null) {
+            Copy target = copy;
+            // not on the recording thread (a consumer's, after its commit): the tracker's own
+            run(() -> resolve(early, target));
         }
     }
 
@@ -127,24 +181,53 @@ public class AckTracker extends ServiceSupport {
         return headers;
     }
 
-    /** An acknowledgment from {@code agent} (by mas.acks or REST); applying the same one twice changes nothing. */
+    /**
+     * An acknowledgment by REST: answered now. It waits (at most the hold) only if the message exists, was accepted
+     * within the hold and has no copy for this agent yet: its "queued" step may be about to be recorded.
+     */
     public Result acknowledge(String messageId, String agent, String status, String detail) throws Exception {
+        return acknowledge(messageId, agent, status, detail, null);
+    }
+
+    /**
+     * An acknowledgment; applying the same one twice changes nothing. With {@code later} (mas.acks), one for a copy
+     * not known yet returns {@link Outcome#HELD} at once, and {@code later} gets the outcome when its copy is
+     * recorded or the hold ends.
+     */
+    public Result acknowledge(String messageId, String agent, String status, String detail, Consumer<Result> later)
+            throws Exception {
         String key = key(messageId, agent);
-        // an agent can answer before its copy's "queued" step reached the tracker (a REST send returns, then records)
-        long deadline = System.nanoTime() + EARLY_ACK_WAIT.toNanos();
-        while (!copies.containsKey(key) && System.nanoTime() < deadline) {
-            Thread.sleep(10);
+        Copy copy = copies.get(key);
+        if (copy != null) {
+            return seen(messageId, agent, applyTo(copy, agent, status, detail));
         }
-        Result result = null;
-        synchronized (this) {
-            Copy copy = copies.get(key);
-            if (copy != null) {
-                result = apply(copy, agent, status, detail);
+        Result untracked = notTracked(messageId, agent, status, detail);
+        if (untracked.outcome() != Outcome.UNKNOWN_MESSAGE && untracked.outcome() != Outcome.NOT_A_RECIPIENT) {
+            return seen(messageId, agent, untracked);
+        }
+        if (later != null) {
+            return hold(key, messageId, agent, status, detail, untracked, later);
+        }
+        if (untracked.outcome() == Outcome.UNKNOWN_MESSAGE) {
+            return untracked; // answered now: a REST caller can ask again
+        }
+        CompletableFuture<Result> outcome = new CompletableFuture<>();
+        Result held = hold(key, messageId, agent, status, detail, untracked, outcome::complete);
+        if (held.outcome() != Outcome.HELD) {
+            return held;
+        }
+        try {
+            return outcome.get(earlyHold.plus(scanInterval).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            EarlyAck early = takeEarlyAck(key); // the scan did not get to it yet
+            if (early != null) {
+                early.outcome().accept(early.ifNoCopy());
             }
+            return outcome.get(LEDGER_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         }
-        if (result == null) {
-            result = notTracked(messageId, agent, status, detail); // database look-ups: outside the lock
-        }
+    }
+
+    private Result seen(String messageId, String agent, Result result) {
         if (result.outcome() == Outcome.APPLIED || result.outcome() == Outcome.ALREADY_FINAL) {
             // a recipient that answers is alive: its queue is not idle
             ledger.submit(new LedgerEvent(Kind.AGENT_SEEN, messageId, agent, 0, Instant.now(), null, null, false, null, null));
@@ -152,11 +235,20 @@ public class AckTracker extends ServiceSupport {
         return result;
     }
 
-    /** Called with the lock held. The dead-letter send comes first: if it fails, the copy stays followed. */
+    private Result applyTo(Copy copy, String agent, String status, String detail) {
+        synchronized (copy) {
+            if (copy.finished != null) {
+                return new Result(Outcome.ALREADY_FINAL, copy.finished);
+            }
+            return apply(copy, agent, status, detail);
+        }
+    }
+
+    /** Called with the copy's monitor held. The dead-letter send comes first: if it fails, the copy stays followed. */
     private Result apply(Copy copy, String agent, String status, String detail) {
         switch (status) {
             case "processed" -> {
-                copies.remove(key(copy.messageId, agent));
+                finish(copy, "acked");
                 record(Kind.ACKED, copy, copy.sends, null, detail, agent);
                 if (copy.acceptedAt != null) {
                     latency.accept(Duration.between(copy.acceptedAt, Instant.now()));
@@ -166,7 +258,7 @@ public class AckTracker extends ServiceSupport {
             case "rejected" -> {
                 String reason = "rejected by " + agent + (detail == null ? "" : ": " + detail);
                 sendDeadLetter(copy, reason);
-                copies.remove(key(copy.messageId, agent));
+                finish(copy, "dead_lettered");
                 record(Kind.REJECTED, copy, copy.sends, null, detail, agent);
                 recordDeadLettered(copy, reason);
                 return new Result(Outcome.APPLIED, "dead_lettered");
@@ -182,13 +274,28 @@ public class AckTracker extends ServiceSupport {
         }
     }
 
+    private void finish(Copy copy, String status) {
+        copy.finished = status;
+        copies.remove(key(copy.messageId, copy.agent), copy);
+    }
+
+    /**
+     * What the ledger says of a copy the tracker does not follow. Waits only for this message's own steps still on
+     * their way to the database, never for a flush of everything. UNKNOWN_MESSAGE, or NOT_A_RECIPIENT with the
+     * message's accepted_at as status, when it has no copy for this agent.
+     */
     private Result notTracked(String messageId, String agent, String status, String detail) throws Exception {
-        if (!ledger.flush(Duration.ofSeconds(5))) {
+        if (!ledger.awaitWritten(messageId, LEDGER_WAIT)) {
             throw new IllegalStateException("the delivery ledger is behind; try the acknowledgment again");
         }
-        Optional<String> current = ledger.deliveryStatus(messageId, agent);
+        Optional<String> current = ledger.storedDeliveryStatus(messageId, agent);
+        Copy copy = copies.get(key(messageId, agent)); // recorded meanwhile
+        if (copy != null) {
+            return applyTo(copy, agent, status, detail);
+        }
         if (current.isEmpty()) {
-            return ledger.status(messageId).isPresent() ? new Result(Outcome.NOT_A_RECIPIENT, null)
+            Optional<DeliveryLedger.StoredMessage> message = ledger.storedMessage(messageId);
+            return message.isPresent() ? new Result(Outcome.NOT_A_RECIPIENT, message.get().acceptedAt().toString())
                     : new Result(Outcome.UNKNOWN_MESSAGE, null);
         }
         if (current.get().equals("queued") && status.equals("processed")) {
@@ -199,11 +306,101 @@ public class AckTracker extends ServiceSupport {
         return new Result(Outcome.ALREADY_FINAL, current.get());
     }
 
-    /** @return the status the copy is left in */
+    /**
+     * Holds an acknowledgment whose copy is not recorded yet, without waiting: a copy consumed in a JMS batch is
+     * recorded only after its transaction commits, and a REST send records its copy after the send returns, so its
+     * recipient can answer first. One for a message accepted longer than the hold ago is answered at once.
+     */
+    private Result hold(String key, String messageId, String agent, String status, String detail, Result ifNoCopy,
+                        Consumer<Result> later) throws Exception {
+        Result plain = new Result(ifNoCopy.outcome(), null);
+        if (ifNoCopy.status() != null && Instant.parse(ifNoCopy.status()).plus(earlyHold).isBefore(Instant.now())) {
+            return plain;
+        }
+        EarlyAck early = new EarlyAck(key, messageId, agent, status, detail, System.nanoTime() + earlyHold.toNanos(),
+                plain, later);
+        List<EarlyAck> evicted = new ArrayList<>();
+        synchronized (earlyAcks) {
+            if (earlyAcks.containsKey(key)) {
+                return plain; // one is held for this copy already
+            }
+            earlyAcks.put(key, early);
+            for (Iterator<EarlyAck> it = earlyAcks.values().iterator(); earlyAcks.size() > maxEarlyAcks && it.hasNext();) {
+                evicted.add(it.next());
+                it.remove();
+            }
+            earlyCount = earlyAcks.size();
+        }
+        evicted.forEach(e -> e.outcome().accept(e.ifNoCopy()));
+        // its step may have come between notTracked and the put: the listener did not see it held then
+        Copy copy = copies.get(key);
+        if (copy != null && takeEarlyAck(key) == early) {
+            return seen(messageId, agent, applyTo(copy, agent, status, detail));
+        }
+        return new Result(Outcome.HELD, null);
+    }
+
+    private EarlyAck takeEarlyAck(String key) {
+        if (earlyCount == 0) {
+            return null;
+        }
+        synchronized (earlyAcks) {
+            EarlyAck early = earlyAcks.remove(key);
+            earlyCount = earlyAcks.size();
+            return early;
+        }
+    }
+
+    /** A held acknowledgment whose "queued" step came: {@code copy} is null for a copy that needs no ack. */
+    private void resolve(EarlyAck early, Copy copy) {
+        Result result;
+        try {
+            result = seen(early.messageId(), early.agent(), copy != null
+                    ? applyTo(copy, early.agent(), early.status(), early.detail())
+                    : notTracked(early.messageId(), early.agent(), early.status(), early.detail()));
+        } catch (Exception e) {
+            LOG.warn("Acknowledgment of {} by {} could not be applied: {}", early.messageId(), early.agent(), e.toString());
+            result = new Result(Outcome.ALREADY_FINAL, null);
+        }
+        early.outcome().accept(result);
+    }
+
+    /** Held acknowledgments whose hold ended: answered as they stood. */
+    private void expireEarlyAcks() {
+        List<EarlyAck> expired = new ArrayList<>();
+        long now = System.nanoTime();
+        synchronized (earlyAcks) {
+            for (Iterator<EarlyAck> it = earlyAcks.values().iterator(); it.hasNext();) {
+                EarlyAck early = it.next();
+                if (early.heldUntilNanos() - now > 0) {
+                    break; // all are held equally long: the rest are younger
+                }
+                expired.add(early);
+                it.remove();
+            }
+            earlyCount = earlyAcks.size();
+        }
+        expired.forEach(e -> e.outcome().accept(e.ifNoCopy()));
+    }
+
+    private void run(Runnable task) {
+        ScheduledExecutorService executor = scanner;
+        try {
+            if (executor != null) {
+                executor.execute(task);
+                return;
+            }
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // stopped: here, then
+        }
+        task.run();
+    }
+
+    /** @return the status the copy is left in; called with the copy's monitor held */
     private String retryOrDeadLetter(Copy copy, String reason) {
         if (copy.sends > retryCount) {
             sendDeadLetter(copy, reason);
-            copies.remove(key(copy.messageId, copy.agent));
+            finish(copy, "dead_lettered");
             recordDeadLettered(copy, reason);
             return "dead_lettered";
         }
@@ -214,31 +411,44 @@ public class AckTracker extends ServiceSupport {
         return "retrying";
     }
 
-    synchronized void scan() {
-        Instant now = Instant.now();
-        for (Iterator<Copy> it = copies.values().iterator(); it.hasNext();) {
-            Copy copy = it.next();
-            if (copy.due == null || copy.due.isAfter(now)) {
+    /** No lock but each due copy's own, one at a time: acknowledgments of all other copies go on meanwhile. */
+    void scan() {
+        for (Copy copy : copies.values()) {
+            Instant due = copy.due;
+            if (due == null || due.isAfter(Instant.now())) {
                 continue;
             }
-            try {
-                if (copy.state == State.AWAITING_ACK) {
-                    retryOrDeadLetter(copy, "no acknowledgment within " + ackTimeout.toSeconds() + " s");
-                } else {
-                    resend(copy);
+            synchronized (copy) {
+                if (copy.finished != null) {
+                    continue;
                 }
-            } catch (RuntimeException e) {
-                LOG.warn("Acknowledgment handling of {} for {} failed, trying again: {}", copy.messageId, copy.agent, e.toString());
+                try {
+                    if (copy.expiresAt > 0 && copy.expiresAt <= System.currentTimeMillis()) {
+                        // a send again would expire at once: nothing left to wait for
+                        finish(copy, "expired");
+                        record(Kind.EXPIRED, copy, copy.sends, null, "expired while waiting for an acknowledgment", null);
+                    } else if (copy.state == State.AWAITING_ACK) {
+                        retryOrDeadLetter(copy, "no acknowledgment within " + ackTimeout.toSeconds() + " s");
+                    } else {
+                        resend(copy);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.warn("Acknowledgment handling of {} for {} failed, trying again: {}", copy.messageId, copy.agent, e.toString());
+                }
             }
         }
+        expireEarlyAcks();
     }
 
+    /** Called with the copy's monitor held. */
     private void resend(Copy copy) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
         int send = copy.sends + 1;
         headers.put(MasNames.HEADER_TARGET, MasNames.agentQueue(copy.agent));
         headers.put(JmsConstants.JMS_DESTINATION_NAME, MasNames.agentQueue(copy.agent));
-        headers.put(MasNames.HEADER_DUPLICATE_ID, copy.messageId + ":" + copy.agent + ":" + send);
+        // a resend after a crash is dropped; a replayed message (accepted again) has resends of its own
+        headers.put(MasNames.HEADER_DUPLICATE_ID, DeliveryPreparer.duplicateId(copy.messageId, copy.agent) + ":" + send
+                + ":" + generation(copy));
         headers.put(MasNames.HEADER_ATTEMPTS, send);
         producer.sendBodyAndHeaders(SEND_URI, copy.envelope, headers);
         copy.sends = send;
@@ -247,14 +457,21 @@ public class AckTracker extends ServiceSupport {
         record(Kind.QUEUED, copy, send, copy.due, null, null);
     }
 
+    /** Called with the copy's monitor held (only). */
     private void sendDeadLetter(Copy copy, String reason) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
         headers.put("JMSExpiration", 0L);
         headers.put(MasNames.HEADER_ERROR, reason);
         headers.put(MasNames.HEADER_ATTEMPTS, copy.sends);
         headers.put(MasNames.HEADER_TARGET, MasNames.agentQueue(copy.agent));
-        headers.put(MasNames.HEADER_DUPLICATE_ID, "dlq:" + copy.messageId + ":" + MasNames.agentQueue(copy.agent));
+        headers.put(MasNames.HEADER_DUPLICATE_ID, DeadLetters.duplicateId(copy.messageId, MasNames.agentQueue(copy.agent),
+                "ack:" + generation(copy) + ":" + copy.sends));
         producer.sendBodyAndHeaders("jmsNonTx:queue:" + MasNames.DLQ + "?exchangePattern=InOnly", copy.envelope, headers);
+    }
+
+    /** When the message was (last) accepted: a replay starts a new generation of sends and dead letters. */
+    private static long generation(Copy copy) {
+        return copy.acceptedAt == null ? 0 : copy.acceptedAt.toEpochMilli();
     }
 
     private void recordDeadLettered(Copy copy, String reason) {
@@ -284,19 +501,21 @@ public class AckTracker extends ServiceSupport {
     private void resumeFromLedger() throws Exception {
         int resumed = 0;
         for (DeliveryLedger.AwaitingAck awaiting : ledger.awaitingAcks()) {
-            Optional<String> envelope = ledger.envelope(awaiting.messageId());
-            if (envelope.isEmpty()) {
+            Optional<DeliveryLedger.StoredMessage> stored = ledger.storedMessage(awaiting.messageId());
+            if (stored.isEmpty()) {
                 continue;
             }
-            JsonNode node = MAPPER.readTree(envelope.get());
+            String envelope = stored.get().envelope();
+            JsonNode node = MAPPER.readTree(envelope);
             long ttl = node.path("ttl").asLong(0);
-            long expiresAt = ttl == 0 ? 0 : Instant.parse(node.path("timestamp").asText()).toEpochMilli() + ttl * 1000;
+            // ttl counts from the broker's receipt (as at ingress), not from the sender's timestamp
+            long expiresAt = ttl == 0 ? 0 : stored.get().acceptedAt().toEpochMilli() + ttl * 1000;
             LedgerEvent.AcceptedMessage m = new LedgerEvent.AcceptedMessage(node.path("from_agent").asText(),
                     node.path("message_type").asText(), node.path("priority").asInt(5), true,
-                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope.get(), expiresAt,
-                    null);
-            Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), envelope.get(), headers(awaiting.messageId(), m),
-                    m.acceptedAt(), Math.max(1, awaiting.attempts()), awaiting.deadline());
+                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope, expiresAt,
+                    stored.get().acceptedAt());
+            Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), envelope, headers(awaiting.messageId(), m),
+                    m.acceptedAt(), expiresAt, Math.max(1, awaiting.attempts()), awaiting.deadline());
             if (!awaiting.status().equals("queued")) {
                 copy.state = State.WAITING_TO_RESEND;
                 copy.sends = Math.max(1, awaiting.attempts() - 1);
@@ -323,5 +542,10 @@ public class AckTracker extends ServiceSupport {
     /** Copies currently followed (for tests and metrics). */
     public int tracked() {
         return copies.size();
+    }
+
+    /** Acknowledgments held for a copy not recorded yet (for tests and metrics); at most maxEarlyAcks. */
+    public int held() {
+        return earlyCount;
     }
 }

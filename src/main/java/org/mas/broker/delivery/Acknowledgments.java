@@ -64,10 +64,17 @@ public class Acknowledgments {
         }
         String id = ack.get("id").asText();
         String agent = ack.get("agent").asText();
-        AckTracker.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"));
+        // one for a copy not recorded yet is held, not waited for: its outcome comes later, on another thread
+        AckTracker.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"),
+                late -> report(id, agent, late));
+        report(id, agent, result);
+    }
+
+    private void report(String id, String agent, AckTracker.Result result) {
         switch (result.outcome()) {
             case UNKNOWN_MESSAGE -> refuse("acknowledgment for unknown message " + id + " from " + agent);
             case NOT_A_RECIPIENT -> refuse("acknowledgment of " + id + " from " + agent + ", which is not one of its recipients");
+            case HELD -> LOG.debug("Acknowledgment of {} by {} held: its copy is not recorded yet", id, agent);
             default -> LOG.debug("Acknowledgment of {} by {}: {}", id, agent, result.status());
         }
     }

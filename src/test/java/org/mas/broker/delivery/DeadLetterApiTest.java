@@ -119,6 +119,22 @@ class DeadLetterApiTest {
     }
 
     @Test
+    void aReplayedMessageRejectedAgainIsDeadLetteredAgain() throws Exception {
+        String agent = Envelopes.uniqueAgent("again");
+        String id = deadLetter("dlq-again-" + agent, agent, "first time");
+
+        assertThat(broker.post("/api/dlq/" + id + "/replay", RunningBroker.API_KEY, "application/json", "").statusCode()).isEqualTo(202);
+        assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
+        assertThat(broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json",
+                "{\"agent\":\"" + agent + "\",\"status\":\"rejected\",\"detail\":\"second time\"}").statusCode()).isEqualTo(200);
+
+        // the second dead letter is not taken for a copy of the first: the DLQ shows what the ledger says
+        await().untilAsserted(() -> assertThat(list("?agent=" + agent).get("items").findValuesAsText("reason"))
+                .containsExactly("rejected by " + agent + ": second time"));
+        assertThat(DeliveryLedgerTest.status(broker, id).get("recipients").get(0).get("status").asText()).isEqualTo("dead_lettered");
+    }
+
+    @Test
     void aStillInvalidEditIsRefusedAndTheDeadLetterStays() throws Exception {
         String agent = Envelopes.uniqueAgent("edit");
         String id = deadLetter("dlq-invalid-" + agent, agent, "wrong");

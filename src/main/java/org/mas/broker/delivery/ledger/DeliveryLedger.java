@@ -77,18 +77,20 @@ public class DeliveryLedger extends ServiceSupport {
     }
 
     public void submit(LedgerEvent event) {
+        if (recording) {
+            stepSubmitted(event);
+            try {
+                pending.put(event);
+                submitted.incrementAndGet();
+            } catch (InterruptedException e) {
+                stepsWritten(List.of(event));
+                Thread.currentThread().interrupt();
+                LOG.error("Interrupted while recording {} of {}: the record is lost", event.kind(), event.messageId());
+            }
+        }
+        // after the put: a step that a listener records in answer (an acknowledgment's) is written after this one
         for (java.util.function.Consumer<LedgerEvent> listener : listeners) {
             listener.accept(event);
-        }
-        if (!recording) {
-            return;
-        }
-        try {
-            pending.put(event);
-            submitted.incrementAndGet();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            LOG.error("Interrupted while recording {} of {}: the record is lost", event.kind(), event.messageId());
         }
     }
 
@@ -177,6 +179,7 @@ public class DeliveryLedger extends ServiceSupport {
                 }
                 pending.drainTo(batch, BATCH - batch.size());
                 writeWithRetry(batch);
+                stepsWritten(batch);
                 written.addAndGet(batch.size());
                 synchronized (writtenMonitor) {
                     writtenMonitor.notifyAll();
@@ -629,6 +632,84 @@ public class DeliveryLedger extends ServiceSupport {
             q.setString(1, messageId);
             try (ResultSet r = q.executeQuery()) {
                 return r.next() ? Optional.of(accepted) : Optional.empty();
+            }
+        }
+    }
+
+    // ---- steps not yet written, per message: tells "known, not yet in the database" from "unknown" without a flush
+    // (the acknowledgment path). At most one entry per step in the queue, in the batch being written, or being
+    // submitted: bounded by CAPACITY + BATCH + the submitting threads.
+
+    private final java.util.concurrent.ConcurrentHashMap<String, Integer> pendingSteps =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private void stepSubmitted(LedgerEvent event) {
+        if (event.messageId() != null) {
+            pendingSteps.merge(event.messageId(), 1, Integer::sum);
+        }
+    }
+
+    private void stepsWritten(List<LedgerEvent> events) {
+        for (LedgerEvent event : events) {
+            if (event.messageId() != null) {
+                pendingSteps.computeIfPresent(event.messageId(), (id, n) -> n == 1 ? null : n - 1);
+            }
+        }
+    }
+
+    /** True while a step of this message was recorded but is not yet in the database. */
+    public boolean isPending(String messageId) {
+        return pendingSteps.containsKey(messageId);
+    }
+
+    /** Waits (at most {@code timeout}) until every step recorded so far for this message is in the database. */
+    public boolean awaitWritten(String messageId, Duration timeout) {
+        if (!isPending(messageId)) {
+            return true;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        flushRequests.incrementAndGet(); // the writer does not linger for more
+        try {
+            synchronized (writtenMonitor) {
+                while (isPending(messageId)) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return false;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(writtenMonitor, left);
+                }
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            flushRequests.decrementAndGet();
+        }
+    }
+
+    /** What the database holds of an accepted message, read without a flush (see {@link #isPending}). */
+    public record StoredMessage(String envelope, Instant acceptedAt) {
+    }
+
+    public Optional<StoredMessage> storedMessage(String messageId) throws SQLException {
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT envelope, accepted_at FROM messages WHERE id = ?")) {
+            q.setString(1, messageId);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(new StoredMessage(r.getString(1), r.getTimestamp(2).toInstant())) : Optional.empty();
+            }
+        }
+    }
+
+    /** The stored status of one recipient's copy, read without a flush (see {@link #isPending}). */
+    public Optional<String> storedDeliveryStatus(String messageId, String agent) throws SQLException {
+        try (Connection c = databases.delivery().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT status FROM deliveries WHERE message_id = ? AND recipient = ?")) {
+            q.setString(1, messageId);
+            q.setString(2, agent);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
             }
         }
     }

@@ -33,7 +33,7 @@ public class LedgerRecorder {
     /** After validation: the message is the broker's now. */
     public void accepted(Exchange exchange) {
         Envelope envelope = envelope(exchange);
-        Instant now = Instant.now();
+        Instant now = Instant.ofEpochMilli(exchange.getClock().getCreated()); // received: the same instant as acceptedAt
         record(exchange, new LedgerEvent(LedgerEvent.Kind.ACCEPTED, envelope.getId(), null, 0, now, null, null,
                 envelope.isRequiresAck(), null, acceptedMessage(exchange, envelope)));
         record(exchange, new LedgerEvent(LedgerEvent.Kind.AGENT_SEEN, envelope.getId(), envelope.getFromAgent(), 0, now,
