@@ -75,6 +75,8 @@ public final class MasNames {
     public static final String PROPERTY_AFTER_COMMIT = "masAfterCommit";
     /** Exchange property: a replay "as it was" goes only to these agents (a Set), those whose copies were parked. */
     public static final String PROPERTY_REPLAY_TARGETS = "masReplayTargets";
+    /** Exchange property: true on a recipient's copy that went to mas.dlq (its failed send is not a delivery). */
+    public static final String PROPERTY_DEAD_LETTERED = "masDeadLettered";
     /** Exchange property: true for a message accepted before under its id with the same content (not sent again). */
     public static final String PROPERTY_DUPLICATE = "masDuplicate";
     /** Exchange property: where the file ingress moves a processed file (".done" or ".error"). */

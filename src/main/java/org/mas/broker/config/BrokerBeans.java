@@ -140,7 +140,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ackTracker", tracker);
         registry.bind("acks", new Acknowledgments(tracker, restResponses));
         registry.bind("httpDelivery", new HttpDelivery(envelopes));
-        registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), ledger, restResponses));
+        registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), queueAdmin, ledger, restResponses));
 
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {

@@ -14,6 +14,7 @@ import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.mas.broker.MasNames;
 import org.mas.broker.ingress.RestResponses;
 
 /**
@@ -82,6 +83,10 @@ public class Acknowledgments {
     /** POST /api/messages/{id}/ack: 200, 400 bad body, 404 unknown message, 409 not a recipient of it. */
     public void fromRest(Exchange exchange) throws Exception {
         String id = exchange.getIn().getHeader("id", String.class);
+        if (!MasNames.isMessageId(id)) {
+            RestResponses.error(exchange, 404, "unknown message", List.of("no message has that id: ids match " + MasNames.MESSAGE_ID_REGEX));
+            return;
+        }
         JsonNode ack;
         try {
             ack = MAPPER.readTree(exchange.getIn().getBody(String.class));
@@ -116,8 +121,8 @@ public class Acknowledgments {
             problems.add("$: an acknowledgment is a JSON object");
             return problems;
         }
-        if (idInBody && !(ack.path("id").isTextual() && !ack.get("id").asText().isEmpty())) {
-            problems.add("$.id: required, the acknowledged message's id");
+        if (idInBody && !(ack.path("id").isTextual() && MasNames.isMessageId(ack.get("id").asText()))) {
+            problems.add("$.id: required, the acknowledged message's id (" + MasNames.MESSAGE_ID_REGEX + ")");
         }
         if (!(ack.path("agent").isTextual() && org.mas.broker.MasNames.AGENT_ID.matcher(ack.get("agent").asText()).matches())) {
             problems.add("$.agent: required, the acknowledging agent's id");

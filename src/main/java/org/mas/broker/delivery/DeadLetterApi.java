@@ -38,18 +38,21 @@ import org.mas.broker.ingress.RestResponses;
 public class DeadLetterApi {
 
     public static final int MAX_PAGE_SIZE = 500;
-    private static final int MAX_SCAN = 100_000;
+    /** The deepest a page may reach: each call browses at most this many dead letters (filters narrow further). */
+    static final int MAX_DEPTH = 10_000;
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final ConnectionFactory connectionFactory;
+    private final org.mas.broker.queues.QueueAdmin queues;
     private final DeliveryLedger ledger;
     private final RestResponses responses;
     private final CamelContext context;
     private ProducerTemplate producer;
 
-    public DeadLetterApi(CamelContext context, ConnectionFactory connectionFactory, DeliveryLedger ledger,
-                         RestResponses responses) {
+    public DeadLetterApi(CamelContext context, ConnectionFactory connectionFactory, org.mas.broker.queues.QueueAdmin queues,
+                         DeliveryLedger ledger, RestResponses responses) {
         this.context = context;
+        this.queues = queues;
         this.connectionFactory = connectionFactory;
         this.ledger = ledger;
         this.responses = responses;
@@ -74,35 +77,47 @@ public class DeadLetterApi {
         }
         Long since = instant(in.getHeader("since", String.class), "since", problems);
         Long until = instant(in.getHeader("until", String.class), "until", problems);
-        if (since != null) {
-            conditions.add("JMSTimestamp >= " + since);
-        }
-        if (until != null) {
-            conditions.add("JMSTimestamp < " + until);
-        }
+
         int page = number(in.getHeader("page", String.class), 0, "page", problems);
         int size = number(in.getHeader("size", String.class), 50, "size", problems);
         if (size < 1 || size > MAX_PAGE_SIZE) {
             problems.add("size: between 1 and " + MAX_PAGE_SIZE);
+        } else if ((long) (page + 1) * size > MAX_DEPTH) {
+            problems.add("page: at most " + MAX_DEPTH + " dead letters deep; narrow the list with agent, reason, since or until");
         }
         if (!problems.isEmpty()) {
             RestResponses.error(exchange, 400, "invalid query", problems);
             return;
         }
-        String selector = conditions.isEmpty() ? null : String.join(" AND ", conditions);
+        // JMS selectors and the broker's own filters name the timestamp differently; the rest is the same syntax
+        java.util.function.Function<String, String> filter = timestamp -> {
+            List<String> all = new ArrayList<>(conditions);
+            if (since != null) {
+                all.add(timestamp + " >= " + since);
+            }
+            if (until != null) {
+                all.add(timestamp + " < " + until);
+            }
+            return all.isEmpty() ? null : String.join(" AND ", all);
+        };
         List<Map<String, Object>> items = new ArrayList<>();
-        int matched = 0;
         try (Connection connection = connectionFactory.createConnection()) {
             Session session = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
             connection.start();
-            QueueBrowser browser = session.createBrowser(session.createQueue(MasNames.DLQ), selector);
-            for (Enumeration<?> e = browser.getEnumeration(); e.hasMoreElements() && matched < MAX_SCAN; matched++) {
+            QueueBrowser browser = session.createBrowser(session.createQueue(MasNames.DLQ),
+                    filter.apply("JMSTimestamp"));
+            int skip = page * size;
+            for (Enumeration<?> e = browser.getEnumeration(); e.hasMoreElements() && items.size() < size; ) {
                 Message message = (Message) e.nextElement();
-                if (matched >= (long) page * size && items.size() < size) {
+                if (skip > 0) {
+                    skip--;
+                } else {
                     items.add(describe(message));
                 }
             }
         }
+        // counted by the broker: the total never makes this call browse the whole queue
+        long matched = queues.count(MasNames.DLQ, filter.apply("AMQTimestamp"));
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("page", page);
         body.put("size", size);

@@ -117,6 +117,9 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
 
     /** accepted -> queued, measured from the exchange's creation (the message's arrival). */
     public void queuedAfter(Exchange exchange) {
+        if (exchange.getProperty(MasNames.PROPERTY_DEAD_LETTERED, false, Boolean.class)) {
+            return; // the route continues past a copy parked on mas.dlq: not delivered, and its retries are no latency
+        }
         long millis = System.currentTimeMillis() - exchange.getClock().getCreated();
         stats.delivered(millis);
         latency("queued", Duration.ofMillis(millis));

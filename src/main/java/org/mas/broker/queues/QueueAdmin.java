@@ -111,6 +111,11 @@ public class QueueAdmin {
         return asLong(management.invoke(ResourceNames.QUEUE + name, "removeMessages", "AMQTimestamp < " + cutoffMillis));
     }
 
+    /** Messages on a queue that match a core filter (null: all), counted by the broker without sending them. */
+    public long count(String name, String filter) throws Exception {
+        return asLong(management.invoke(ResourceNames.QUEUE + name, "countMessages", filter == null ? "" : filter));
+    }
+
     private static long asLong(Object value) {
         return value instanceof Number n ? n.longValue() : Long.parseLong(String.valueOf(value));
     }

@@ -62,8 +62,12 @@ public class QueueCleanup {
         ledger.addStepListener(this::onStep);
     }
 
+    /** At most this many agents in {@link #seenHere}; past it the ledger alone says when an agent was seen. */
+    static final int MAX_SEEN_HERE = 100_000;
+
     private void onStep(LedgerEvent event) {
-        if (event.kind() == LedgerEvent.Kind.AGENT_SEEN && event.recipient() != null) {
+        if (event.kind() == LedgerEvent.Kind.AGENT_SEEN && event.recipient() != null && !idleTimeout.isZero()
+                && (seenHere.size() < MAX_SEEN_HERE || seenHere.containsKey(event.recipient()))) {
             seenHere.merge(event.recipient(), event.at(), (a, b) -> a.isAfter(b) ? a : b);
         }
     }
@@ -92,6 +96,9 @@ public class QueueCleanup {
             }
         }
         firstFound.keySet().retainAll(present);
+        // a sighting older than the idle timeout keeps no queue: forgotten, so senders that come and go leave nothing
+        Instant forgetBefore = now.minus(idleTimeout);
+        seenHere.values().removeIf(at -> at.isBefore(forgetBefore));
         if (!removed.isEmpty() || expired > 0 || discarded > 0) {
             LOG.info("Queue clean-up: removed idle queues {}, expired {} messages, discarded {} parked on {} longer than {}",
                     removed, expired, discarded, MasNames.EXPIRED, expiredRetention);

@@ -179,4 +179,19 @@ class DeadLetterApiTest {
         assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, id))).endsWith("deleted");
     }
 
+    @Test
+    void aListCallBrowsesABoundedWindowAndTheBrokerCountsTheTotal() throws Exception {
+        String one = Envelopes.uniqueAgent("window-a");
+        String two = Envelopes.uniqueAgent("window-b");
+        String reason = "window-" + one;
+        deadLetter("dlq-window-1-" + one, one, reason);
+        deadLetter("dlq-window-2-" + two, two, reason);
+        JsonNode second = list("?reason=" + reason + "&size=1&page=1");
+        assertThat(second.get("total").asInt()).isEqualTo(2);
+        assertThat(second.get("items")).hasSize(1);
+        assertThat(list("?reason=" + reason + "&size=1&page=2").get("items")).isEmpty();
+        HttpResponse<String> tooDeep = broker.get("/api/dlq?size=500&page=20", RunningBroker.API_KEY);
+        assertThat(tooDeep.statusCode()).isEqualTo(400);
+        assertThat(tooDeep.body()).contains("at most 10000 dead letters deep");
+    }
 }

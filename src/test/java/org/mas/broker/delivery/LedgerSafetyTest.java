@@ -96,4 +96,30 @@ class LedgerSafetyTest {
         assertThat(DeliveryLedgerTest.status(broker, id).get("recipients").get(0).get("status").asText()).isEqualTo("queued");
         assertThat(ledger.setAsideCount()).isEqualTo(before);
     }
+
+    @Test
+    void twoExpiredMessagesWithOneDuplicateIdBothMoveOn() throws Exception {
+        // two queues, one duplicate id each: what Artemis would refuse twice on mas.expired, in a transaction
+        String first = Envelopes.uniqueAgent("exp-a");
+        String second = Envelopes.uniqueAgent("exp-b");
+        String marker = "twice-" + first;
+        for (String agent : new String[] {first, second}) {
+            try (var session = broker.session(); var producer = session.createProducer(session.createQueue("mas.agent." + agent))) {
+                var message = session.createTextMessage(marker);
+                message.setStringProperty("_AMQ_DUPL_ID", marker);
+                message.setStringProperty("mas_id", marker);
+                producer.setTimeToLive(1);
+                producer.send(message);
+            }
+        }
+        await().untilAsserted(() -> assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, marker)))
+                .containsExactly("expired", "expired"));
+        assertThat(broker.receive("mas.expired", 10).stream().filter(m -> {
+            try {
+                return marker.equals(m.getStringProperty("mas_id"));
+            } catch (jakarta.jms.JMSException e) {
+                return false;
+            }
+        }).count()).isEqualTo(2);
+    }
 }

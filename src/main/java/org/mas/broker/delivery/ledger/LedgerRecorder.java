@@ -19,8 +19,6 @@ import org.mas.broker.envelope.Envelope;
 public class LedgerRecorder {
 
     private static final String PROPERTY_DEFERRED = "masLedgerSteps";
-    /** Set on a recipient's copy that went to mas.dlq: the route continues past its failed send, not to "queued". */
-    private static final String PROPERTY_DEAD_LETTERED = "masDeadLettered";
 
     private final DeliveryLedger ledger;
     private final long ackTimeoutMs;
@@ -42,7 +40,7 @@ public class LedgerRecorder {
 
     /** After the send of one recipient's copy (inside the split over recipients). */
     public void queued(Exchange exchange) {
-        if (exchange.getProperty(PROPERTY_DEAD_LETTERED, false, Boolean.class)) {
+        if (exchange.getProperty(MasNames.PROPERTY_DEAD_LETTERED, false, Boolean.class)) {
             return;
         }
         Envelope envelope = envelope(exchange);
@@ -78,7 +76,7 @@ public class LedgerRecorder {
         if (envelope == null) {
             return; // failed before it was accepted: nothing to record against
         }
-        exchange.setProperty(PROPERTY_DEAD_LETTERED, true);
+        exchange.setProperty(MasNames.PROPERTY_DEAD_LETTERED, true);
         record(exchange, new LedgerEvent(LedgerEvent.Kind.DEAD_LETTERED, envelope.getId(), recipient(exchange),
                 AttemptCounter.attempts(exchange), Instant.now(),
                 exchange.getIn().getHeader(MasNames.HEADER_ERROR, String.class), null, envelope.isRequiresAck(), null, null));
@@ -108,6 +106,9 @@ public class LedgerRecorder {
             }
         }
         in.setHeader("JMSExpiration", 0L);
+        // consumed and moved on in one transaction, so no duplicate id is needed; the copy's own (one per queue) would
+        // make Artemis roll this transaction back, again and again, once two messages with that id expired
+        in.removeHeader(MasNames.HEADER_DUPLICATE_ID);
         if (message instanceof jakarta.jms.TextMessage text) {
             in.setBody(text.getText());
         } else if (message instanceof jakarta.jms.BytesMessage bytes) {
