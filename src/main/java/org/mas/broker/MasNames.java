@@ -82,6 +82,19 @@ public final class MasNames {
     /** Exchange property: where the file ingress moves a processed file (".done" or ".error"). */
     public static final String PROPERTY_FILE_OUTCOME = "masFileOutcome";
 
+    /** Exchange property: how many times the current step was attempted (set by the redelivery hook). */
+    public static final String PROPERTY_ATTEMPTS = "masAttempts";
+    /** Exchange property set by a dead-letter replay (a token): its copies and dead letters get fresh duplicate ids. */
+    public static final String PROPERTY_REPLAY = "masReplay";
+    /** Exchange property: true when the copies go out through the batch's own session (TransactedCopySender). */
+    public static final String PROPERTY_TRANSACTED_COPIES = "masTransactedCopies";
+    /** Exchange property: the name of the API key a REST caller used, for audit records. */
+    public static final String PROPERTY_API_KEY_NAME = "masApiKeyName";
+    /** Exchange property: the sender's own JMS properties, kept for the copy that goes to mas.invalid. */
+    public static final String PROPERTY_ORIGINAL_PROPERTIES = "masOriginalProperties";
+    /** Exchange property: the inbound JMS message id (stable across redeliveries), for the duplicate ids of what it becomes. */
+    public static final String PROPERTY_INBOUND_MESSAGE_ID = "masInboundMessageId";
+
     // Ingress names, as they appear in mas_ingress
     public static final String INGRESS_JMS = "jms";
     public static final String INGRESS_REST = "rest";

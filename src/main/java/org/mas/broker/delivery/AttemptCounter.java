@@ -3,6 +3,7 @@ package org.mas.broker.delivery;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 
+import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 
 /**
@@ -19,17 +20,15 @@ public class AttemptCounter implements Processor {
         this.ledger = ledger;
     }
 
-    /** Exchange property: attempts made so far (1 = the first try). */
-    public static final String PROPERTY_ATTEMPTS = "masAttempts";
 
     @Override
     public void process(Exchange exchange) {
         int redeliveries = exchange.getIn().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);
-        exchange.setProperty(PROPERTY_ATTEMPTS, redeliveries + 1);
+        exchange.setProperty(MasNames.PROPERTY_ATTEMPTS, redeliveries + 1);
         ledger.retrying(exchange, redeliveries + 1);
     }
 
     public static int attempts(Exchange exchange) {
-        return exchange.getProperty(PROPERTY_ATTEMPTS, 1, Integer.class);
+        return exchange.getProperty(MasNames.PROPERTY_ATTEMPTS, 1, Integer.class);
     }
 }

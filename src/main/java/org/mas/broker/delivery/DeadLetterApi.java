@@ -130,7 +130,7 @@ public class DeadLetterApi {
     public void replay(Exchange exchange) throws Exception {
         String id = exchange.getIn().getHeader("id", String.class);
         String edited = exchange.getIn().getBody(String.class);
-        String actor = exchange.getProperty(IngressGuard.PROPERTY_API_KEY_NAME, String.class);
+        String actor = exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME, String.class);
         try (Connection connection = connectionFactory.createConnection()) {
             Session session = connection.createSession(true, Session.SESSION_TRANSACTED);
             connection.start();
@@ -145,7 +145,7 @@ public class DeadLetterApi {
             replay.getIn().setBody(envelope);
             replay.getIn().setHeader(MasNames.HEADER_INGRESS, "replay");
             replay.setProperty(MasNames.PROPERTY_SENDER, org.mas.broker.queues.JmsConnections.TRANSACTED_COMPONENT);
-            replay.setProperty(DeliveryPreparer.PROPERTY_REPLAY, java.util.UUID.randomUUID().toString());
+            replay.setProperty(MasNames.PROPERTY_REPLAY, java.util.UUID.randomUUID().toString());
             boolean isEdited = edited != null && !edited.isBlank();
             java.util.Set<String> targets = isEdited ? null : deadLetteredAgents(deadLetters);
             if (targets != null) {
@@ -178,7 +178,7 @@ public class DeadLetterApi {
     /** DELETE /api/dlq/{id}: drops every dead letter of that message. */
     public void delete(Exchange exchange) throws Exception {
         String id = exchange.getIn().getHeader("id", String.class);
-        String actor = exchange.getProperty(IngressGuard.PROPERTY_API_KEY_NAME, String.class);
+        String actor = exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME, String.class);
         int removed;
         try (Connection connection = connectionFactory.createConnection()) {
             Session session = connection.createSession(true, Session.SESSION_TRANSACTED);

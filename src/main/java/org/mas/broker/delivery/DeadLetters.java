@@ -45,23 +45,23 @@ public class DeadLetters {
 
     /** Stable across redeliveries of the same inbound message, different for each replay of it. */
     private static String generation(Exchange exchange) {
-        String replay = exchange.getProperty(DeliveryPreparer.PROPERTY_REPLAY, String.class);
+        String replay = exchange.getProperty(MasNames.PROPERTY_REPLAY, String.class);
         if (replay != null) {
             return "replay:" + replay;
         }
-        String inbound = exchange.getProperty(IngressGuard.PROPERTY_INBOUND_MESSAGE_ID, String.class);
+        String inbound = exchange.getProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, String.class);
         return inbound != null ? inbound : exchange.getExchangeId();
     }
 
     public void prepareInvalid(Exchange exchange) {
         Message in = exchange.getIn();
         InvalidEnvelopeException cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, InvalidEnvelopeException.class);
-        Map<?, ?> original = exchange.getProperty(IngressGuard.PROPERTY_ORIGINAL_PROPERTIES, Map.class);
+        Map<?, ?> original = exchange.getProperty(MasNames.PROPERTY_ORIGINAL_PROPERTIES, Map.class);
         if (original != null) {
             original.forEach((name, value) -> in.setHeader(String.valueOf(name), value));
         }
         in.setHeader(MasNames.HEADER_ERROR, cause.describe());
-        String inboundId = exchange.getProperty(IngressGuard.PROPERTY_INBOUND_MESSAGE_ID, String.class);
+        String inboundId = exchange.getProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, String.class);
         if (inboundId != null) {
             in.setHeader(MasNames.HEADER_DUPLICATE_ID, "invalid:" + inboundId);
         }

@@ -17,8 +17,6 @@ public class DeliveryPreparer {
         this.activity = activity;
     }
 
-    /** Exchange property set by a dead-letter replay: its copies get fresh duplicate ids, not the original's. */
-    public static final String PROPERTY_REPLAY = "masReplay";
 
     /**
      * Artemis's duplicate id of one recipient's copy: the same on every path that sends it (in a batch's transaction,
@@ -38,7 +36,7 @@ public class DeliveryPreparer {
         in.removeHeader(MasNames.HEADER_RECIPIENTS);
         in.setHeader(MasNames.HEADER_TARGET, queue);
         in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);
-        String replay = exchange.getProperty(PROPERTY_REPLAY, String.class);
+        String replay = exchange.getProperty(MasNames.PROPERTY_REPLAY, String.class);
         in.setHeader(MasNames.HEADER_DUPLICATE_ID, duplicateId(envelope.getId(), agentId) + (replay == null ? "" : ":replay:" + replay));
         in.setBody(envelope.toJson());
     }

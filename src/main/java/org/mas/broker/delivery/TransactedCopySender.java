@@ -34,8 +34,6 @@ import org.mas.broker.queues.JmsConnections;
  */
 public class TransactedCopySender {
 
-    /** Exchange property: true when this sender delivers the copies (see {@link #markIfInBatch}). */
-    public static final String PROPERTY_TRANSACTED_COPIES = "masTransactedCopies";
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TransactedCopySender.class);
 
@@ -59,7 +57,7 @@ public class TransactedCopySender {
     public static void markIfInBatch(Exchange exchange) {
         if (exchange.getProperty(MasNames.PROPERTY_AFTER_COMMIT) != null
                 && JmsConnections.TRANSACTED_COMPONENT.equals(exchange.getProperty(MasNames.PROPERTY_SENDER))) {
-            exchange.setProperty(PROPERTY_TRANSACTED_COPIES, Boolean.TRUE);
+            exchange.setProperty(MasNames.PROPERTY_TRANSACTED_COPIES, Boolean.TRUE);
         }
     }
 

@@ -31,12 +31,6 @@ import org.mas.broker.queues.JmsConnections;
 public class IngressGuard {
 
     public static final String API_KEY_HEADER = "X-API-Key";
-    /** Exchange property: the name of the API key a REST caller used, for audit records. */
-    public static final String PROPERTY_API_KEY_NAME = "masApiKeyName";
-    /** Exchange property: the sender's own JMS properties, kept for the copy that goes to mas.invalid. */
-    public static final String PROPERTY_ORIGINAL_PROPERTIES = "masOriginalProperties";
-    /** Exchange property: the inbound JMS message id, to make the resend of a rejected message idempotent. */
-    public static final String PROPERTY_INBOUND_MESSAGE_ID = "masInboundMessageId";
 
     private static final Logger LOG = LoggerFactory.getLogger(IngressGuard.class);
     private static final Set<String> REST_HEADERS_KEPT = Set.of(API_KEY_HEADER.toLowerCase(Locale.ROOT), "content-type");
@@ -60,10 +54,10 @@ public class IngressGuard {
     public void fromJms(Exchange exchange) throws InvalidEnvelopeException, JMSException {
         Message in = exchange.getIn();
         jakarta.jms.Message jms = in.getBody(jakarta.jms.Message.class);
-        exchange.setProperty(PROPERTY_ORIGINAL_PROPERTIES, senderProperties(jms));
+        exchange.setProperty(MasNames.PROPERTY_ORIGINAL_PROPERTIES, senderProperties(jms));
         in.removeHeaders("*");
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
-        exchange.setProperty(PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
+        exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
         exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, derivedId("jms:" + jms.getJMSMessageID()));
         // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
         // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
@@ -125,7 +119,7 @@ public class IngressGuard {
         in.getHeaders().keySet().removeIf(name -> !REST_HEADERS_KEPT.contains(name.toLowerCase(Locale.ROOT)));
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_REST);
         exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.TRANSACTED_COMPONENT);
-        exchange.setProperty(PROPERTY_API_KEY_NAME, authenticate(key));
+        exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(key));
         in.removeHeader(API_KEY_HEADER);
         if (!isJson(contentType)) {
             throw new RequestRejectedException(415, "unsupported content type",
@@ -162,7 +156,7 @@ public class IngressGuard {
     public void authenticateRest(Exchange exchange) throws RequestRejectedException {
         Message in = exchange.getIn();
         refuseQueryCredentials(in);
-        exchange.setProperty(PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
+        exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
         in.removeHeader(API_KEY_HEADER);
     }
 

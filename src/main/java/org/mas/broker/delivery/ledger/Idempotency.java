@@ -53,7 +53,7 @@ public class Idempotency {
     /** Called once the envelope is valid; throws for an id reused with other content. */
     public void check(Exchange exchange) throws InvalidEnvelopeException {
         Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
-        if (exchange.getProperty(DeliveryPreparer.PROPERTY_REPLAY) != null) {
+        if (exchange.getProperty(MasNames.PROPERTY_REPLAY) != null) {
             return;
         }
         String id = envelope.getId();
