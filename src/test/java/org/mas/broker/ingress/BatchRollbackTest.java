@@ -71,9 +71,14 @@ class BatchRollbackTest {
                 return;
             }
             if (DELIVERIES.isEmpty()) {
-                // the first message of the batch: let the broker hand the consumer all ten, so that they are one batch
-                await().atMost(Duration.ofSeconds(20)).until(() ->
-                        broker.artemis().locateQueue(SimpleString.of("mas.inbound")).getDeliveringCount() >= MESSAGES);
+                // the first message of the batch: let the broker hand the consumer's buffer all ten, so that they are
+                // one batch (best effort: a consumer without a buffer, window 0, takes them from the broker anyway)
+                try {
+                    await().atMost(Duration.ofSeconds(5)).until(() ->
+                            broker.artemis().locateQueue(SimpleString.of("mas.inbound")).getDeliveringCount() >= MESSAGES);
+                } catch (org.awaitility.core.ConditionTimeoutException e) {
+                    // go on: the assertions say what the batch was
+                }
             }
             DELIVERIES.add(new Delivery(id, exchange.getProperty(MasNames.PROPERTY_AFTER_COMMIT), jms.getJMSRedelivered(),
                     jms.getIntProperty("JMSXDeliveryCount"), broker.depth(healthyQueue)));
