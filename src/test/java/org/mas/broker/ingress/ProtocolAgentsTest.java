@@ -104,7 +104,9 @@ class ProtocolAgentsTest {
      * '/' into its '.'), and the router accepts it. An MQTT subscription is a multicast queue of its own, so the agent
      * side reads the router's copy, which the router sends anycast to the agent's queue, through the fully qualified
      * queue name, written {@code mas/agent/<id>::mas/agent/<id>} in MQTT (an agent id
-     * with a '.' writes it as '/'); its acknowledgment is published to {@code mas/acks}.
+     * with a '.' writes it as '/'); its acknowledgment is published to {@code mas/acks}. The agent subscribes once its
+     * queue exists: an MQTT subscription (plain or FQQN) made before that creates the address mas.agent.&lt;id&gt; as
+     * MULTICAST only, and every copy for the agent is then dead-lettered ("does not support ANYCAST routing").
      */
     @Test
     void anMqttAgentSendsReceivesAndAcknowledges() throws Exception {
