@@ -32,6 +32,12 @@ public final class JmsConnections {
         artemis.setDeserializationDenyList("*"); // the router never reads ObjectMessage bodies
         artemis.setBlockOnDurableSend(true); // a send outside a transaction returns once the broker has it
         artemis.setCacheDestinations(true); // no queue look-up round trip before each send to an agent queue
+        // While an external broker is down, every connection attempt fails, and once the client has learned the
+        // broker's topology it pauses retryInterval (2 s by default) before failing; the shared connection's attempts
+        // are serialized, so with the default a REST request took 60 s to get its 503 (BrokerOutageTest). No
+        // reconnection is done inside the client (reconnectAttempts 0): the consumers recover and each send opens
+        // the shared connection again, so a short pause costs nothing once the broker is back.
+        artemis.setRetryInterval(100);
         transacted = caching(artemis, sessionCacheSize);
         nonTransacted = caching(artemis, sessionCacheSize);
     }
