@@ -1,6 +1,7 @@
 package org.mas.broker.queues;
 
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -24,6 +26,7 @@ import org.apache.activemq.artemis.core.server.Queue;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.builder.AdviceWith;
+import org.apache.camel.builder.NotifyBuilder;
 import org.apache.camel.test.AvailablePortFinder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -40,11 +43,8 @@ import static org.awaitility.Awaitility.await;
  * JVM, on its own TCP port and journal, as in production with broker_url set); that broker is stopped while the router
  * runs, with messages on mas.inbound that the router's consumers hold in flight, then started again on the same
  * journal. During the outage: REST answers 503 with Retry-After and a JSON error, /observe/health is DOWN, and what
- * was accepted is neither lost nor dead-lettered. Afterwards: health UP, and every message accepted before and after
- * the outage, and every one that was in flight on mas.inbound when it began, reaches its agent exactly once.
- * <p>
- * Not covered here (a known gap): a file dropped in the inbox during the outage is moved to inbox/.error (the file
- * route's moveFailed), as docs/failure-handling.md says for a failed dead-letter send, and is not retried.
+ * was accepted is neither lost nor dead-lettered; files dropped in the inbox stay there. Afterwards: health UP, and
+ * every message accepted before, during (files) and after the outage reaches its agent exactly once.
  */
 @Timeout(300)
 class BrokerOutageTest {
@@ -129,7 +129,21 @@ class BrokerOutageTest {
             // health: DOWN
             await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
                     assertThat(broker.get("/observe/health", null).body()).contains("DOWN"));
-            System.out.printf("outage: held in flight when the broker stopped: %s%n", held);
+            // files dropped in the inbox meanwhile are kept there, not moved to .error
+            NotifyBuilder filesTried = new NotifyBuilder(router.context()).fromRoute("ingress-file").whenDone(3).create();
+            Path inbox = Files.createDirectories(data.resolve("inbox"));
+            for (int i = 0; i < 3; i++) {
+                String id = "file-" + i + "-" + agent;
+                Path part = inbox.resolve(id + ".json.part");
+                Files.writeString(part, Envelopes.withId(id, "a", agent));
+                Files.move(part, inbox.resolve(id + ".json"));
+                expected.add(id);
+            }
+            assertThat(filesTried.matches(60, TimeUnit.SECONDS)).as("the file ingress tried the three files").isTrue();
+            List<String> inError = list(inbox.resolve(".error"));
+            System.out.printf("outage: REST answered %d in %d ms; files in .error: %s; held in flight: %s%n",
+                    refused.statusCode(), refusedMs, inError, held);
+            assertThat(inError).as("files moved to .error during the outage").isEmpty();
 
             // the broker comes back on the same journal
             artemis = startArtemis();
@@ -165,6 +179,8 @@ class BrokerOutageTest {
             assertThat(seen.keySet()).containsExactlyInAnyOrderElementsOf(expected);
             assertThat(seen.values()).as("copies per id").containsOnly(1);
             assertThat(depth(back, "mas.dlq")).isZero();
+            assertThat(list(inbox)).as("inbox after the outage").isEmpty();
+            assertThat(list(inbox.resolve(".done"))).hasSize(3);
         } finally {
             gate.countDown();
             if (router != null) {
@@ -192,5 +208,15 @@ class BrokerOutageTest {
     private static long depth(EmbeddedActiveMQ artemis, String queue) {
         Queue q = artemis.getActiveMQServer().locateQueue(SimpleString.of(queue));
         return q == null ? 0 : q.getMessageCount();
+    }
+
+    /** The regular files directly in a directory (none if it does not exist). */
+    private static List<String> list(Path directory) throws Exception {
+        if (!Files.isDirectory(directory)) {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 }
