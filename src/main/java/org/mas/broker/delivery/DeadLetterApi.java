@@ -24,7 +24,7 @@ import org.apache.camel.ProducerTemplate;
 import org.apache.camel.support.DefaultExchange;
 
 import org.mas.broker.MasNames;
-import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerEvent;
 import org.mas.broker.envelope.InvalidEnvelopeException;
 import org.mas.broker.ingress.IngressGuard;
@@ -44,17 +44,17 @@ public class DeadLetterApi {
 
     private final ConnectionFactory connectionFactory;
     private final org.mas.broker.queues.QueueAdmin queues;
-    private final DeliveryLedger ledger;
+    private final DeliverySteps steps;
     private final RestResponses responses;
     private final CamelContext context;
     private ProducerTemplate producer;
 
     public DeadLetterApi(CamelContext context, ConnectionFactory connectionFactory, org.mas.broker.queues.QueueAdmin queues,
-                         DeliveryLedger ledger, RestResponses responses) {
+                         DeliverySteps steps, RestResponses responses) {
         this.context = context;
         this.queues = queues;
         this.connectionFactory = connectionFactory;
-        this.ledger = ledger;
+        this.steps = steps;
         this.responses = responses;
     }
 
@@ -165,7 +165,7 @@ public class DeadLetterApi {
             }
             session.commit();
             String replayedId = replay.getIn().getHeader(MasNames.HEADER_ID, String.class);
-            ledger.submit(new LedgerEvent(LedgerEvent.Kind.REPLAYED, id, null, 0, Instant.now(),
+            steps.publish(new LedgerEvent(LedgerEvent.Kind.REPLAYED, id, null, 0, Instant.now(),
                     "replayed as " + replayedId + (edited != null && !edited.isBlank() ? " (edited)" : ""), actor, false, null, null));
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("id", replayedId);
@@ -190,7 +190,7 @@ public class DeadLetterApi {
             RestResponses.error(exchange, 404, "no dead letter", List.of("mas.dlq holds no message with id '" + id + "'"));
             return;
         }
-        ledger.submit(new LedgerEvent(LedgerEvent.Kind.DELETED, id, null, 0, Instant.now(),
+        steps.publish(new LedgerEvent(LedgerEvent.Kind.DELETED, id, null, 0, Instant.now(),
                 removed + " dead letter(s) dropped", actor, false, null, null));
         responses.json(exchange, 200, Map.of("id", id, "deleted", removed));
     }

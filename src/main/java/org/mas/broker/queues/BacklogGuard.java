@@ -3,7 +3,6 @@ package org.mas.broker.queues;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.camel.Exchange;
@@ -40,17 +39,15 @@ public class BacklogGuard {
     private final QueueAdmin queues;
     private final long limit;
     private final AtomicBoolean refreshing = new AtomicBoolean();
-    private final Executor background = Executors.newSingleThreadExecutor(r -> {
-        Thread thread = new Thread(r, "backlog-depths");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final Executor background;
     private volatile Map<String, Long> depths = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile long refreshedAt = System.nanoTime() - 2 * REFRESH_NANOS;
 
-    public BacklogGuard(QueueAdmin queues, long limit) {
+    /** @param background where depths are read (one thread, from Camel's ExecutorServiceManager: stopped with Camel) */
+    public BacklogGuard(QueueAdmin queues, long limit, Executor background) {
         this.queues = queues;
         this.limit = limit;
+        this.background = background;
     }
 
     /** After the routing rules: every recipient's queue must be under the limit. */

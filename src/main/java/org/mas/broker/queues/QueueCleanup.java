@@ -59,13 +59,13 @@ public class QueueCleanup {
         this.idleTimeout = idleTimeout;
         this.expiredRetention = expiredRetention;
         this.clock = clock;
-        ledger.addStepListener(this::onStep);
     }
 
     /** At most this many agents in {@link #seenHere}; past it the ledger alone says when an agent was seen. */
     static final int MAX_SEEN_HERE = 100_000;
 
-    private void onStep(LedgerEvent event) {
+    /** Subscribed to the delivery steps: an agent that sent or acknowledged something was seen. */
+    public void onStep(LedgerEvent event) {
         if (event.kind() == LedgerEvent.Kind.AGENT_SEEN && event.recipient() != null && !idleTimeout.isZero()
                 && (seenHere.size() < MAX_SEEN_HERE || seenHere.containsKey(event.recipient()))) {
             seenHere.merge(event.recipient(), event.at(), (a, b) -> a.isAfter(b) ? a : b);

@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
@@ -27,16 +26,15 @@ public class AgentDirectory {
     private final Supplier<List<String>> brokerQueueNames;
     private final long refreshNanos;
     private final AtomicBoolean refreshing = new AtomicBoolean();
-    private final Executor background = Executors.newSingleThreadExecutor(r -> {
-        Thread thread = new Thread(r, "agent-directory-refresh");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final Executor background;
     private volatile Set<String> known;
     private final Set<String> ignored = java.util.concurrent.ConcurrentHashMap.newKeySet(); // warned about once, bounded
     private volatile long refreshedAt;
 
-    public AgentDirectory(List<String> configuredAgents, Supplier<List<String>> brokerQueueNames, Duration refresh) {
+    /** @param background where refreshes run (one thread, from Camel's ExecutorServiceManager: stopped with Camel) */
+    public AgentDirectory(List<String> configuredAgents, Supplier<List<String>> brokerQueueNames, Duration refresh,
+                          Executor background) {
+        this.background = background;
         this.configured = Set.copyOf(configuredAgents);
         this.brokerQueueNames = brokerQueueNames;
         this.refreshNanos = refresh.toNanos();

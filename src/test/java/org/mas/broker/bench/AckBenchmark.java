@@ -54,7 +54,8 @@ public final class AckBenchmark {
             AckTracker tracker = broker.context().getRegistry().lookupByNameAndType("ackTracker", AckTracker.class);
             Acknowledgments acks = broker.context().getRegistry().lookupByNameAndType("acks", Acknowledgments.class);
             AtomicLong acked = new AtomicLong();
-            ledger.addStepListener(e -> {
+            broker.context().getRegistry().lookupByNameAndType("deliverySteps", org.mas.broker.delivery.ledger.DeliverySteps.class)
+                    .subscribe(e -> {
                 if (e.kind() == LedgerEvent.Kind.ACKED) {
                     acked.incrementAndGet();
                 }

@@ -38,8 +38,8 @@ class StrayAcknowledgmentTest {
     private static void listen() {
         if (!listening) {
             listening = true;
-            broker.context().getRegistry().lookupByNameAndType("deliveryLedger", DeliveryLedger.class)
-                    .addStepListener(e -> {
+            broker.context().getRegistry().lookupByNameAndType("deliverySteps", org.mas.broker.delivery.ledger.DeliverySteps.class)
+                    .subscribe(e -> {
                         if (e.kind() == LedgerEvent.Kind.ACKED) {
                             ACKED_AT.putIfAbsent(e.messageId(), System.nanoTime());
                         }

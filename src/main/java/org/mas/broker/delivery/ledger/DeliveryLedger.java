@@ -45,7 +45,6 @@ public class DeliveryLedger extends ServiceSupport {
     private final Object writtenMonitor = new Object();
     private final java.util.concurrent.atomic.AtomicInteger flushRequests = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean running;
-    private final List<java.util.function.Consumer<LedgerEvent>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private Thread writer;
 
     private volatile boolean recording;
@@ -71,11 +70,7 @@ public class DeliveryLedger extends ServiceSupport {
         this.recording = recording;
     }
 
-    /** Sees every step as it is recorded (the acknowledgment tracker follows copies that need an ack). */
-    public void addStepListener(java.util.function.Consumer<LedgerEvent> listener) {
-        listeners.add(listener);
-    }
-
+    /** Records a step: the ledger's subscription to {@link DeliverySteps}. */
     public void submit(LedgerEvent event) {
         if (recording) {
             stepSubmitted(event);
@@ -88,14 +83,6 @@ public class DeliveryLedger extends ServiceSupport {
                 LOG.error("Interrupted while recording {} of {}: the record is lost", event.kind(), event.messageId());
             }
         }
-        // after the put: a step that a listener records in answer (an acknowledgment's) is written after this one
-        for (java.util.function.Consumer<LedgerEvent> listener : listeners) {
-            listener.accept(event);
-        }
-    }
-
-    public void submitAll(List<LedgerEvent> events) {
-        events.forEach(this::submit);
     }
 
     /** Waits until everything recorded so far is in the database (at most {@code timeout}). */

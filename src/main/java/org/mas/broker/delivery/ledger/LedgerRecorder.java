@@ -20,11 +20,11 @@ public class LedgerRecorder {
 
     private static final String PROPERTY_DEFERRED = "masLedgerSteps";
 
-    private final DeliveryLedger ledger;
+    private final DeliverySteps steps;
     private final long ackTimeoutMs;
 
-    public LedgerRecorder(DeliveryLedger ledger, long ackTimeoutMs) {
-        this.ledger = ledger;
+    public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs) {
+        this.steps = steps;
         this.ackTimeoutMs = ackTimeoutMs;
     }
 
@@ -54,7 +54,7 @@ public class LedgerRecorder {
     /** A 2xx answer from an external system's endpoint: its copy is acknowledged. */
     public void acknowledgedByHttp(Exchange exchange) {
         Envelope envelope = envelope(exchange);
-        ledger.submit(new LedgerEvent(LedgerEvent.Kind.ACKED, envelope.getId(), recipient(exchange), AttemptCounter.attempts(exchange),
+        steps.publish(new LedgerEvent(LedgerEvent.Kind.ACKED, envelope.getId(), recipient(exchange), AttemptCounter.attempts(exchange),
                 Instant.now(), "HTTP " + exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE), "http",
                 envelope.isRequiresAck(), null, null));
     }
@@ -66,7 +66,7 @@ public class LedgerRecorder {
             return;
         }
         Exception cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
-        ledger.submit(new LedgerEvent(LedgerEvent.Kind.RETRYING, envelope.getId(), recipient(exchange), attempt,
+        steps.publish(new LedgerEvent(LedgerEvent.Kind.RETRYING, envelope.getId(), recipient(exchange), attempt,
                 Instant.now(), cause == null ? null : cause.getMessage(), null, envelope.isRequiresAck(), null, null));
     }
 
@@ -128,22 +128,22 @@ public class LedgerRecorder {
         if (agent != null && !MasNames.isAgentId(agent)) {
             agent = null;
         }
-        ledger.submit(new LedgerEvent(LedgerEvent.Kind.EXPIRED, id, agent, 0, Instant.now(),
+        steps.publish(new LedgerEvent(LedgerEvent.Kind.EXPIRED, id, agent, 0, Instant.now(),
                 "expired on " + origin, null, message.propertyExists(MasNames.HEADER_REQUIRES_ACK)
                 && message.getBooleanProperty(MasNames.HEADER_REQUIRES_ACK), null, null));
     }
 
     private void record(Exchange exchange, LedgerEvent event) {
         if (!exchange.isTransacted()) {
-            ledger.submit(event);
+            steps.publish(event);
             return;
         }
         @SuppressWarnings("unchecked")
         List<LedgerEvent> deferred = exchange.getProperty(PROPERTY_DEFERRED, List.class);
         if (deferred == null) {
-            List<LedgerEvent> steps = new CopyOnWriteArrayList<>();
-            deferred = steps;
-            exchange.setProperty(PROPERTY_DEFERRED, steps);
+            List<LedgerEvent> held = new CopyOnWriteArrayList<>();
+            deferred = held;
+            exchange.setProperty(PROPERTY_DEFERRED, held);
             exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
                 @Override
                 @SuppressWarnings("unchecked")
@@ -154,9 +154,9 @@ public class LedgerRecorder {
                     java.util.function.Consumer<Runnable> afterCommit =
                             completed.getProperty(MasNames.PROPERTY_AFTER_COMMIT, java.util.function.Consumer.class);
                     if (afterCommit != null) {
-                        afterCommit.accept(() -> ledger.submitAll(steps)); // recorded once its batch has committed
+                        afterCommit.accept(() -> steps.publishAll(held)); // recorded once its batch has committed
                     } else {
-                        ledger.submitAll(steps);
+                        steps.publishAll(held);
                     }
                 }
             });

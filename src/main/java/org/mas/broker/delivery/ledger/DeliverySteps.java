@@ -1,0 +1,30 @@
+package org.mas.broker.delivery.ledger;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * Where every step in the life of a message is published (accepted, queued, acked, dead-lettered, ...), and who hears
+ * it. The subscribers are wired in one place, config/BrokerBeans, in this order: the delivery ledger (which records
+ * it), then the acknowledgment tracker, the metrics and queue clean-up. Each hears a step on the thread that
+ * published it, after those before it: a step that a subscriber publishes in answer is recorded after the first.
+ */
+public final class DeliverySteps {
+
+    private final List<Consumer<LedgerEvent>> subscribers = new CopyOnWriteArrayList<>();
+
+    public void subscribe(Consumer<LedgerEvent> subscriber) {
+        subscribers.add(subscriber);
+    }
+
+    public void publish(LedgerEvent step) {
+        for (Consumer<LedgerEvent> subscriber : subscribers) {
+            subscriber.accept(step);
+        }
+    }
+
+    public void publishAll(List<LedgerEvent> steps) {
+        steps.forEach(this::publish);
+    }
+}
