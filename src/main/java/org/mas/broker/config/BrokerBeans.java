@@ -25,6 +25,7 @@ import org.mas.broker.delivery.TransactedCopySender;
 import org.mas.broker.delivery.DeadLetters;
 import org.mas.broker.delivery.DeliveryPreparer;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerCleanup;
 import org.mas.broker.delivery.ledger.LedgerDatabases;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
@@ -90,12 +91,14 @@ public class BrokerBeans implements CamelConfiguration {
 
         RestResponses restResponses = new RestResponses();
         AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
-                management::anycastQueueNames, Duration.ofSeconds(5));
+                management::anycastQueueNames, Duration.ofSeconds(5),
+                context.getExecutorServiceManager().newSingleThreadExecutor(this, "agent-directory-refresh"));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
         QueueAdmin queueAdmin = new QueueAdmin(management);
         registry.bind("queuesApi", new QueuesApi(queueAdmin, agents, restResponses));
-        registry.bind("backlog", new BacklogGuard(queueAdmin, settings.backlogLimit()));
+        registry.bind("backlog", new BacklogGuard(queueAdmin, settings.backlogLimit(),
+                context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths")));
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
@@ -110,26 +113,28 @@ public class BrokerBeans implements CamelConfiguration {
                 Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")),
                 java.nio.file.Path.of(settings.dataDir(), "db", "set-aside.jsonl"));
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
-        LedgerRecorder recorder = new LedgerRecorder(ledger, settings.ackTimeout() * 1000L);
+        DeliverySteps steps = new DeliverySteps();
+        registry.bind("deliverySteps", steps);
+        LedgerRecorder recorder = new LedgerRecorder(steps, settings.ackTimeout() * 1000L);
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
-        registry.bind("queueCleanup", new QueueCleanup(queueAdmin, activity, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),
-                Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC()));
+        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),
+                Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC());
+        registry.bind("queueCleanup", queueCleanup);
         registry.bind("countAttempt", new AttemptCounter(recorder));
         DeliveryStats stats = new DeliveryStats(java.time.Clock.systemUTC());
         registry.bind("stats", stats);
         BrokerMetrics metrics = new BrokerMetrics(context, queueAdmin, stats);
-        ledger.addStepListener(metrics::onStep);
         metrics.watchLedgerSetAside(ledger::setAsideCount);
         context.addStartupListener(metrics);
         registry.bind("metrics", metrics);
-        registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics));
+        registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
-        AckTracker tracker = new AckTracker(context, ledger, Duration.ofSeconds(settings.ackTimeout()),
+        AckTracker tracker = new AckTracker(context, ledger, steps, Duration.ofSeconds(settings.ackTimeout()),
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
                 settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
                 Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))),
@@ -137,10 +142,16 @@ public class BrokerBeans implements CamelConfiguration {
                 Integer.parseInt(properties.resolveProperty("mas.ack.early-max").orElse("10000")),
                 acked -> metrics.latency("acked", acked));
         context.addService(tracker, true, true);
+        // who hears each delivery step, in this order: the ledger records it, then the acknowledgment tracker follows
+        // the copies that need an ack, the metrics count it, and queue clean-up notes the agents seen
+        steps.subscribe(ledger::submit);
+        steps.subscribe(tracker::onStep);
+        steps.subscribe(metrics::onStep);
+        steps.subscribe(queueCleanup::onStep);
         registry.bind("ackTracker", tracker);
         registry.bind("acks", new Acknowledgments(tracker, restResponses));
         registry.bind("httpDelivery", new HttpDelivery(envelopes));
-        registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), queueAdmin, ledger, restResponses));
+        registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), queueAdmin, steps, restResponses));
 
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {

@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -28,6 +27,7 @@ import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerEvent;
 import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
 
@@ -93,6 +93,7 @@ public class AckTracker extends ServiceSupport {
 
     private final CamelContext context;
     private final DeliveryLedger ledger;
+    private final DeliverySteps steps;
     private final Duration ackTimeout;
     private final int retryCount;
     private final long initialDelayMs;
@@ -113,11 +114,12 @@ public class AckTracker extends ServiceSupport {
      * @param earlyHold    how long an acknowledgment for a copy not yet known is held for its "queued" step
      * @param maxEarlyAcks at most this many are held; beyond, the oldest is answered as it stands
      */
-    public AckTracker(CamelContext context, DeliveryLedger ledger, Duration ackTimeout, int retryCount,
+    public AckTracker(CamelContext context, DeliveryLedger ledger, DeliverySteps steps, Duration ackTimeout, int retryCount,
                       long initialDelayMs, double multiplier, long maxDelayMs, Duration scanInterval,
                       Duration earlyHold, int maxEarlyAcks, java.util.function.Consumer<Duration> ackedLatency) {
         this.context = context;
         this.ledger = ledger;
+        this.steps = steps;
         this.ackTimeout = ackTimeout;
         this.retryCount = retryCount;
         this.initialDelayMs = initialDelayMs;
@@ -127,7 +129,6 @@ public class AckTracker extends ServiceSupport {
         this.earlyHold = earlyHold;
         this.maxEarlyAcks = maxEarlyAcks;
         this.latency = ackedLatency;
-        ledger.addStepListener(this::onStep);
     }
 
     private static String key(String messageId, String agent) {
@@ -135,7 +136,8 @@ public class AckTracker extends ServiceSupport {
     }
 
     /** Every step, once it is in the ledger's queue (a transacted copy's only after its transaction committed). */
-    private void onStep(LedgerEvent event) {
+    /** Subscribed to {@link DeliverySteps}: follows the copies that need an acknowledgment. */
+    public void onStep(LedgerEvent event) {
         if (event.recipient() == null) {
             return;
         }
@@ -172,6 +174,9 @@ public class AckTracker extends ServiceSupport {
         headers.put(MasNames.HEADER_FROM, m.fromAgent());
         headers.put(MasNames.HEADER_TYPE, m.messageType());
         headers.put(MasNames.HEADER_REQUIRES_ACK, true);
+        if (m.ingress() != null) {
+            headers.put(MasNames.HEADER_INGRESS, m.ingress());
+        }
         if (m.correlationId() != null) {
             headers.put(MasNames.HEADER_CORRELATION_ID, m.correlationId());
         }
@@ -230,7 +235,7 @@ public class AckTracker extends ServiceSupport {
     private Result seen(String messageId, String agent, Result result) {
         if (result.outcome() == Outcome.APPLIED || result.outcome() == Outcome.ALREADY_FINAL) {
             // a recipient that answers is alive: its queue is not idle
-            ledger.submit(new LedgerEvent(Kind.AGENT_SEEN, messageId, agent, 0, Instant.now(), null, null, false, null, null));
+            steps.publish(new LedgerEvent(Kind.AGENT_SEEN, messageId, agent, 0, Instant.now(), null, null, false, null, null));
         }
         return result;
     }
@@ -300,7 +305,7 @@ public class AckTracker extends ServiceSupport {
         }
         if (current.get().equals("queued") && status.equals("processed")) {
             // a copy that needed no acknowledgment: record the one that came anyway
-            ledger.submit(new LedgerEvent(Kind.ACKED, messageId, agent, 0, Instant.now(), detail, agent, false, null, null));
+            steps.publish(new LedgerEvent(Kind.ACKED, messageId, agent, 0, Instant.now(), detail, agent, false, null, null));
             return new Result(Outcome.APPLIED, "acked");
         }
         return new Result(Outcome.ALREADY_FINAL, current.get());
@@ -460,12 +465,9 @@ public class AckTracker extends ServiceSupport {
     /** Called with the copy's monitor held (only). */
     private void sendDeadLetter(Copy copy, String reason) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
-        headers.put("JMSExpiration", 0L);
-        headers.put(MasNames.HEADER_ERROR, reason);
-        headers.put(MasNames.HEADER_ATTEMPTS, copy.sends);
-        headers.put(MasNames.HEADER_TARGET, MasNames.agentQueue(copy.agent));
-        headers.put(MasNames.HEADER_DUPLICATE_ID, DeadLetters.duplicateId(copy.messageId, MasNames.agentQueue(copy.agent),
-                "ack:" + generation(copy) + ":" + copy.sends));
+        String queue = MasNames.agentQueue(copy.agent);
+        DeadLetters.deadLetter(headers::put, reason, copy.sends, queue,
+                DeadLetters.duplicateId(copy.messageId, queue, "ack:" + generation(copy) + ":" + copy.sends));
         producer.sendBodyAndHeaders("jmsNonTx:queue:" + MasNames.DLQ + "?exchangePattern=InOnly", copy.envelope, headers);
     }
 
@@ -480,7 +482,7 @@ public class AckTracker extends ServiceSupport {
     }
 
     private void record(Kind kind, Copy copy, int attempt, Instant deadline, String detail, String actor) {
-        ledger.submit(new LedgerEvent(kind, copy.messageId, copy.agent, attempt, Instant.now(), detail, actor, true,
+        steps.publish(new LedgerEvent(kind, copy.messageId, copy.agent, attempt, Instant.now(), detail, actor, true,
                 deadline, null));
     }
 
@@ -488,11 +490,7 @@ public class AckTracker extends ServiceSupport {
     protected void doStart() throws Exception {
         producer = context.createProducerTemplate();
         resumeFromLedger();
-        scanner = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "ack-tracker");
-            thread.setDaemon(true);
-            return thread;
-        });
+        scanner = context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "ack-tracker");
         long period = scanInterval.toMillis();
         scanner.scheduleWithFixedDelay(this::scan, period, period, TimeUnit.MILLISECONDS);
     }
@@ -531,8 +529,7 @@ public class AckTracker extends ServiceSupport {
     @Override
     protected void doStop() throws Exception {
         if (scanner != null) {
-            scanner.shutdown();
-            scanner.awaitTermination(10, TimeUnit.SECONDS);
+            context.getExecutorServiceManager().shutdownGraceful(scanner, 10_000);
         }
         if (producer != null) {
             producer.stop();

@@ -23,15 +23,30 @@ public class DeadLetters {
         Message in = exchange.getIn();
         Exception cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
         String target = in.getHeader(MasNames.HEADER_TARGET, TARGET_ROUTER, String.class);
-        in.setHeader(MasNames.HEADER_ERROR, reason(cause));
-        in.setHeader(MasNames.HEADER_ATTEMPTS, AttemptCounter.attempts(exchange));
-        in.setHeader(MasNames.HEADER_TARGET, target);
         Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        clearRoutingHeaders(in);
+        deadLetter(in::setHeader, reason(cause), AttemptCounter.attempts(exchange), target,
+                envelope == null ? null : duplicateId(envelope.getId(), target, generation(exchange)));
         if (envelope != null) {
             in.setBody(envelope.toJson());
-            in.setHeader(MasNames.HEADER_DUPLICATE_ID, duplicateId(envelope.getId(), target, generation(exchange)));
         }
-        clearRoutingHeaders(in);
+    }
+
+    /**
+     * The one definition of what a dead letter carries on top of its copy's properties, for every path (the
+     * dead-letter route, the acknowledgment tracker): the reason, the attempts, the target, persistent and never
+     * expiring, and its duplicate id (none when the message was never read).
+     */
+    public static void deadLetter(java.util.function.BiConsumer<String, Object> properties, String reason, int attempts,
+                                  String target, String duplicateId) {
+        properties.accept(MasNames.HEADER_ERROR, reason);
+        properties.accept(MasNames.HEADER_ATTEMPTS, attempts);
+        properties.accept(MasNames.HEADER_TARGET, target);
+        properties.accept("JMSExpiration", 0L); // what is parked never expires
+        properties.accept("JMSDeliveryMode", 2);
+        if (duplicateId != null) {
+            properties.accept(MasNames.HEADER_DUPLICATE_ID, duplicateId);
+        }
     }
 
     /**

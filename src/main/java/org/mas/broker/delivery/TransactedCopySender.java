@@ -19,7 +19,6 @@ import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy;
-import org.mas.broker.monitoring.BrokerMetrics;
 import org.mas.broker.queues.AgentQueueActivity;
 import org.mas.broker.queues.JmsConnections;
 
@@ -40,14 +39,14 @@ public class TransactedCopySender {
     private final ConnectionFactory transactedConnectionFactory;
     private final AgentQueueActivity activity;
     private final LedgerRecorder ledger;
-    private final BrokerMetrics metrics;
+    private final java.util.function.Consumer<Exchange> queued;
 
     public TransactedCopySender(ConnectionFactory transactedConnectionFactory, AgentQueueActivity activity,
-                                LedgerRecorder ledger, BrokerMetrics metrics) {
+                                LedgerRecorder ledger, java.util.function.Consumer<Exchange> queued) {
         this.transactedConnectionFactory = transactedConnectionFactory;
         this.activity = activity;
         this.ledger = ledger;
-        this.metrics = metrics;
+        this.queued = queued;
     }
 
     /**
@@ -117,7 +116,7 @@ public class TransactedCopySender {
             producer.send(session.createQueue(queue), copy, DeliveryMode.PERSISTENT, priority, timeToLive);
             in.setHeader(MasNames.HEADER_TARGET, queue); // the recipient of the steps recorded next
             ledger.queued(exchange);
-            metrics.queuedAfter(exchange);
+            queued.accept(exchange); // what the route's metrics step does after each copy
         }
     }
 }
