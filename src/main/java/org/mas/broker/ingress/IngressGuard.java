@@ -110,17 +110,17 @@ public class IngressGuard {
         return kept;
     }
 
-    /** REST ingress: 401 without a valid key, 415 unless JSON, 413 over the size limit. */
+    /**
+     * REST ingress: 415 unless JSON, 413 over the size limit. The key has been checked before, by
+     * {@link #authenticateRest} in the REST route configuration (mas-rest); it is not checked a second time.
+     */
     public void fromRest(Exchange exchange) throws RequestRejectedException {
+        authenticateRest(exchange); // nothing to do after mas-rest's; a caller outside it is not let through
         Message in = exchange.getIn();
-        refuseQueryCredentials(in);
-        String key = in.getHeader(API_KEY_HEADER, String.class);
         String contentType = in.getHeader(Exchange.CONTENT_TYPE, String.class);
         in.getHeaders().keySet().removeIf(name -> !REST_HEADERS_KEPT.contains(name.toLowerCase(Locale.ROOT)));
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_REST);
         exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.TRANSACTED_COMPONENT);
-        exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(key));
-        in.removeHeader(API_KEY_HEADER);
         if (!isJson(contentType)) {
             throw new RequestRejectedException(415, "unsupported content type",
                     List.of("Content-Type must be application/json, got " + (contentType == null ? "none" : "'" + contentType + "'")));
@@ -152,8 +152,11 @@ public class IngressGuard {
         }
     }
 
-    /** REST calls other than message submission: only the key is checked. */
+    /** Every REST call (mas-rest): 400 for a key or content type in the query string, 401 without a valid key. */
     public void authenticateRest(Exchange exchange) throws RequestRejectedException {
+        if (exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME) != null) {
+            return; // once per request: the key header is gone by now
+        }
         Message in = exchange.getIn();
         refuseQueryCredentials(in);
         exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
