@@ -33,8 +33,8 @@ import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.batch.BatchJmsComponent;
-import org.mas.broker.ingress.JsonHttpErrors;
-import org.mas.broker.ingress.RestResponses;
+import org.mas.broker.rest.JsonHttpErrors;
+import org.mas.broker.rest.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
 import org.mas.broker.monitoring.AlertEvaluator;
 import org.mas.broker.monitoring.BrokerMetrics;
@@ -96,7 +96,7 @@ public class BrokerBeans implements CamelConfiguration {
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
         QueueAdmin queueAdmin = new QueueAdmin(management);
-        registry.bind("queuesApi", new QueuesApi(queueAdmin, agents, restResponses));
+        registry.bind("queuesApi", new QueuesApi(queueAdmin, agents::invalidate, restResponses));
         registry.bind("backlog", new BacklogGuard(queueAdmin, settings.backlogLimit(),
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths")));
         registry.bind("agentDirectory", agents);
@@ -121,7 +121,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
-        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, ledger, Duration.ofSeconds(settings.idleQueueTimeout()),
+        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
                 Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC());
         registry.bind("queueCleanup", queueCleanup);
         registry.bind("countAttempt", new AttemptCounter(recorder));
@@ -147,7 +147,11 @@ public class BrokerBeans implements CamelConfiguration {
         steps.subscribe(ledger::submit);
         steps.subscribe(tracker::onStep);
         steps.subscribe(metrics::onStep);
-        steps.subscribe(queueCleanup::onStep);
+        steps.subscribe(step -> {
+            if (step.kind() == org.mas.broker.delivery.ledger.LedgerEvent.Kind.AGENT_SEEN) {
+                queueCleanup.agentSeen(step.recipient(), step.at());
+            }
+        });
         registry.bind("ackTracker", tracker);
         registry.bind("acks", new Acknowledgments(tracker, restResponses));
         registry.bind("httpDelivery", new HttpDelivery(envelopes));

@@ -27,8 +27,7 @@ import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerEvent;
 import org.mas.broker.envelope.InvalidEnvelopeException;
-import org.mas.broker.ingress.IngressGuard;
-import org.mas.broker.ingress.RestResponses;
+import org.mas.broker.rest.RestResponses;
 
 /**
  * Dead letters as an operator sees them: GET /api/dlq, POST /api/dlq/{id}/replay, DELETE /api/dlq/{id}, where {id}

@@ -8,7 +8,6 @@ import org.apache.camel.Message;
 import org.mas.broker.MasNames;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.envelope.InvalidEnvelopeException;
-import org.mas.broker.ingress.IngressGuard;
 
 /**
  * Readies what goes to mas.dlq and mas.invalid: the reason, the attempts and the target as properties, no expiry,

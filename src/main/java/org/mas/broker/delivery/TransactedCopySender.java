@@ -18,7 +18,7 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
 import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.envelope.Envelope;
-import org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy;
+import org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy;
 import org.mas.broker.queues.AgentQueueActivity;
 import org.mas.broker.queues.JmsConnections;
 

@@ -21,7 +21,9 @@ import org.mas.broker.config.BrokerSettings;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.envelope.InvalidEnvelopeException;
+import org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy;
 import org.mas.broker.queues.JmsConnections;
+import org.mas.broker.rest.RequestRejectedException;
 
 /**
  * What every ingress does before the shared pipeline: drop what the sender put in headers (so nothing untrusted

@@ -10,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
-import org.mas.broker.ingress.RequestRejectedException;
 
 /**
  * Refuses new messages for an agent queue that holds backlog.max_depth messages or more: REST answers 429 with
@@ -51,7 +50,7 @@ public class BacklogGuard {
     }
 
     /** After the routing rules: every recipient's queue must be under the limit. */
-    public void admit(Exchange exchange) throws RequestRejectedException, BacklogException {
+    public void admit(Exchange exchange) throws BacklogException {
         refreshSoon();
         @SuppressWarnings("unchecked")
         List<String> recipients = exchange.getIn().getHeader(MasNames.HEADER_RECIPIENTS, List.class);
@@ -63,9 +62,6 @@ public class BacklogGuard {
             long depth = depths.getOrDefault(queue, 0L);
             if (depth >= limit) {
                 String reason = "backlog: " + queue + " holds " + depth + " messages (limit " + limit + ")";
-                if (MasNames.INGRESS_REST.equals(exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class))) {
-                    throw new RequestRejectedException(429, "backlog limit reached", List.of(reason));
-                }
                 exchange.getIn().setHeader(MasNames.HEADER_TARGET, queue);
                 throw new BacklogException(reason);
             }

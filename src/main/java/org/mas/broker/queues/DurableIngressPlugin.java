@@ -59,8 +59,20 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
 
     /** @param maxMessageSize the router's {@code max_message_size} in bytes */
     public DurableIngressPlugin(long maxMessageSize) {
-        this.sizeLimit = limitFor(maxMessageSize);
+        this(maxMessageSize, false);
     }
+
+    /**
+     * @param protectAgentQueues also drop the duplicate id of what clients send straight to mas.agent.* queues: only
+     * where the router talks to the broker in-VM (the embedded default), so that its own copies keep theirs
+     */
+    public DurableIngressPlugin(long maxMessageSize, boolean protectAgentQueues) {
+        this.sizeLimit = limitFor(maxMessageSize);
+        this.protectAgentQueues = protectAgentQueues;
+    }
+
+    private static final SimpleString AGENT_QUEUE_PREFIX = SimpleString.of(MasNames.AGENT_QUEUE_PREFIX);
+    private final boolean protectAgentQueues;
 
     @Override
     public void init(Map<String, String> properties) {
@@ -89,17 +101,51 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
     @Override
     public void beforeSend(ServerSession session, Transaction tx, Message message, boolean direct,
                            boolean noAutoCreateQueue) throws ActiveMQException {
-        if (!isIngressAddress(session, message.getAddressSimpleString())) {
+        SimpleString address = addressName(session, message.getAddressSimpleString());
+        if (address == null) {
+            return;
+        }
+        if (protectAgentQueues && address.startsWith(AGENT_QUEUE_PREFIX) && isRemote(session)) {
+            // a client's own duplicate id on an agent queue would make Artemis drop the router's copy of that id
+            stripDuplicateId(message);
+            return;
+        }
+        if (!INBOUND.equals(address) && !ACKS.equals(address)) {
             return;
         }
         long size = message.getWholeMessageSize(); // large messages: headers plus the body file's size
         if (size > sizeLimit) {
             refuse(session, message, size);
         }
+        if (!(message instanceof org.apache.activemq.artemis.core.message.impl.CoreMessage)
+                && !(message instanceof LargeServerMessage)) {
+            try {
+                message.toCore(); // what the router's consumer will be given: a body it cannot convert would kill it
+            } catch (RuntimeException e) {
+                LOG.warn("Refused a message to {} whose body cannot be converted for the router: {}", address, e.toString());
+                throw new ActiveMQException(ActiveMQExceptionType.ILLEGAL_STATE, "refused by the MAS broker: the message "
+                        + "body cannot be read (send the JSON envelope as text or bytes): " + e.getMessage());
+            }
+        }
+        // the router makes every message idempotent by its envelope id: a sender's duplicate id only hides messages
+        boolean changed = stripDuplicateId(message);
         if (!message.isDurable()) {
             message.setDurable(true);
-            message.reencode(); // AMQP keeps its encoded header: rewrite it, or the journal keeps durable=false
+            changed = true;
         }
+        if (changed) {
+            message.reencode(); // AMQP keeps its encoded header: rewrite it, or the journal keeps the old values
+        }
+    }
+
+    private static boolean stripDuplicateId(Message message) {
+        return message.removeProperty(Message.HDR_DUPLICATE_DETECTION_ID) != null;
+    }
+
+    /** A client's connection, not the router's own in-VM one (nor the broker's internal moves, which have no session). */
+    private static boolean isRemote(ServerSession session) {
+        return session != null && session.getRemotingConnection() != null
+                && !session.getRemotingConnection().getTransportConnection().getClass().getSimpleName().startsWith("InVM");
     }
 
     private void refuse(ServerSession session, Message message, long size) throws ActiveMQException {
@@ -120,12 +166,12 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
     }
 
     /** The address without a routing prefix (anycast://) or queue name (address::queue). */
-    private static boolean isIngressAddress(ServerSession session, SimpleString address) {
+    /** The address a message is sent to, without an acceptor prefix or a {@code ::queue} part; null if none. */
+    private static SimpleString addressName(ServerSession session, SimpleString address) {
         if (address == null) {
-            return false;
+            return null;
         }
         SimpleString name = session == null ? address : session.removePrefix(address);
-        name = CompositeAddress.extractAddressName(name);
-        return INBOUND.equals(name) || ACKS.equals(name);
+        return CompositeAddress.extractAddressName(name);
     }
 }

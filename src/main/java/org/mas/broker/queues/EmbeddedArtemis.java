@@ -77,7 +77,7 @@ public class EmbeddedArtemis extends ServiceSupport {
         AddressSettingsPolicy.catchAll().forEach(config::addAddressSetting);
         AddressSettingsPolicy.forMasAddresses(settings).forEach(config::addAddressSetting);
         config.setMessageExpiryScanPeriod(expiryScanPeriodMs);
-        config.registerBrokerPlugin(new DurableIngressPlugin(settings.maxMessageSize()));
+        config.registerBrokerPlugin(new DurableIngressPlugin(settings.maxMessageSize(), true));
         for (String queue : new String[] {MasNames.INBOUND, MasNames.ACKS, MasNames.INVALID, MasNames.DLQ, MasNames.EXPIRED,
                 MasNames.EXPIRED_LEDGER}) {
             config.addQueueConfiguration(QueueConfiguration.of(queue).setAddress(queue)

@@ -6,7 +6,7 @@ import org.apache.camel.component.jms.JmsComponent;
 import org.apache.camel.component.jms.JmsConfiguration;
 import org.springframework.jms.connection.CachingConnectionFactory;
 
-import org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy;
+import org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy;
 
 /**
  * The router's JMS plumbing: one Artemis connection factory, and two Camel JMS components over connections that are

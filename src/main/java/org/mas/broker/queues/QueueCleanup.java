@@ -15,8 +15,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
-import org.mas.broker.delivery.ledger.DeliveryLedger;
-import org.mas.broker.delivery.ledger.LedgerEvent;
 
 /**
  * Queue clean-up, every cleanup_interval, through the management address only:
@@ -38,7 +36,7 @@ public class QueueCleanup {
 
     private final QueueAdmin queues;
     private final AgentQueueActivity activity;
-    private final DeliveryLedger ledger;
+    private final LastSeen ledger;
     private final Duration idleTimeout;
     private final Duration expiredRetention;
     private final Clock clock;
@@ -51,7 +49,12 @@ public class QueueCleanup {
     }
 
     /** @param idleTimeout zero: idle queues are never removed */
-    public QueueCleanup(QueueAdmin queues, AgentQueueActivity activity, DeliveryLedger ledger, Duration idleTimeout,
+    /** When an agent was last seen, as the delivery ledger has it (queues_db.agent_activity). */
+    public interface LastSeen {
+        Optional<Instant> agentLastSeen(String agent) throws Exception;
+    }
+
+    public QueueCleanup(QueueAdmin queues, AgentQueueActivity activity, LastSeen ledger, Duration idleTimeout,
                         Duration expiredRetention, Clock clock) {
         this.queues = queues;
         this.activity = activity;
@@ -64,12 +67,16 @@ public class QueueCleanup {
     /** At most this many agents in {@link #seenHere}; past it the ledger alone says when an agent was seen. */
     static final int MAX_SEEN_HERE = 100_000;
 
-    /** Subscribed to the delivery steps: an agent that sent or acknowledged something was seen. */
-    public void onStep(LedgerEvent event) {
-        if (event.kind() == LedgerEvent.Kind.AGENT_SEEN && event.recipient() != null && !idleTimeout.isZero()
-                && (seenHere.size() < MAX_SEEN_HERE || seenHere.containsKey(event.recipient()))) {
-            seenHere.merge(event.recipient(), event.at(), (a, b) -> a.isAfter(b) ? a : b);
+    /** An agent sent a message or an acknowledgment (the delivery steps' agent_seen, wired in BrokerBeans). */
+    public void agentSeen(String agent, Instant at) {
+        if (agent != null && !idleTimeout.isZero() && (seenHere.size() < MAX_SEEN_HERE || seenHere.containsKey(agent))) {
+            seenHere.merge(agent, at, (a, b) -> a.isAfter(b) ? a : b);
         }
+    }
+
+    /** Agents whose last sighting this instance keeps (bounded: see {@link #MAX_SEEN_HERE}). */
+    public int sightings() {
+        return seenHere.size();
     }
 
     public Result run() throws Exception {

@@ -9,8 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.camel.Exchange;
 
 import org.mas.broker.MasNames;
-import org.mas.broker.ingress.RestResponses;
-import org.mas.broker.routing.AgentDirectory;
+import org.mas.broker.rest.RestResponses;
 
 /**
  * GET/POST /api/queues, GET/DELETE /api/queues/{name}, POST /api/queues/{name}/purge. Names outside {@code mas.}
@@ -21,12 +20,13 @@ public class QueuesApi {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final QueueAdmin admin;
-    private final AgentDirectory agents;
+    private final Runnable queuesChanged;
     private final RestResponses responses;
 
-    public QueuesApi(QueueAdmin admin, AgentDirectory agents, RestResponses responses) {
+    /** @param queuesChanged told when an agent queue was created or deleted (the known agents are read again) */
+    public QueuesApi(QueueAdmin admin, Runnable queuesChanged, RestResponses responses) {
         this.admin = admin;
-        this.agents = agents;
+        this.queuesChanged = queuesChanged;
         this.responses = responses;
     }
 
@@ -72,7 +72,7 @@ public class QueuesApi {
             return;
         }
         QueueAdmin.QueueInfo created = admin.createAgentQueue(agent, maxDepth, ttl);
-        agents.invalidate();
+        queuesChanged.run();
         responses.json(exchange, 201, created);
     }
 
@@ -94,7 +94,7 @@ public class QueuesApi {
             return;
         }
         admin.delete(name);
-        agents.invalidate();
+        queuesChanged.run();
         responses.json(exchange, 200, Map.of("name", name, "deleted", true, "messages_dropped", queue.get().depth()));
     }
 

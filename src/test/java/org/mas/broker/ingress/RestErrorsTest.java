@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import org.mas.broker.support.Envelopes;
+import org.mas.broker.rest.RequestRejectedException;
 import org.mas.broker.support.RunningBroker;
 
 import static org.assertj.core.api.Assertions.assertThat;

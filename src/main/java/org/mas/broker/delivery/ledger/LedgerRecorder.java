@@ -101,7 +101,7 @@ public class LedgerRecorder {
         in.removeHeaders("*");
         for (Object name : java.util.Collections.list(message.getPropertyNames())) {
             String property = name.toString();
-            if (!property.startsWith("JMS") && !org.mas.broker.ingress.CaseInsensitiveHeaderFilterStrategy.isCamelHeader(property)) {
+            if (!property.startsWith("JMS") && !org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy.isCamelHeader(property)) {
                 in.setHeader(property, message.getObjectProperty(property));
             }
         }

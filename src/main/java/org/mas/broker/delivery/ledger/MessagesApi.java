@@ -6,7 +6,7 @@ import java.util.Optional;
 
 import org.apache.camel.Exchange;
 
-import org.mas.broker.ingress.RestResponses;
+import org.mas.broker.rest.RestResponses;
 
 /** GET /api/messages/{id}: the delivery status and timeline of one message. Bean name {@code messagesApi}. */
 public class MessagesApi {

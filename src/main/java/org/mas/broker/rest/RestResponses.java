@@ -1,4 +1,4 @@
-package org.mas.broker.ingress;
+package org.mas.broker.rest;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +40,13 @@ public class RestResponses {
         if (e.getStatus() == 429) {
             exchange.getMessage().setHeader("Retry-After", "5");
         }
+    }
+
+    /** 429 with Retry-After: a recipient's queue is past backlog.max_depth (what other ingresses dead-letter). */
+    public void backlog(Exchange exchange) {
+        Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        error(exchange, 429, "backlog limit reached", List.of(e == null ? "backlog" : e.getMessage()));
+        exchange.getMessage().setHeader("Retry-After", "5");
     }
 
     /** 400 with every schema violation; 409 for an id already used by another message. */

@@ -1,4 +1,4 @@
-package org.mas.broker.ingress;
+package org.mas.broker.queues;
 
 import java.util.Locale;
 
