@@ -25,6 +25,7 @@ import org.apache.camel.test.AvailablePortFinder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.mas.broker.support.ChildProcesses;
 import org.mas.broker.support.RawStomp;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -102,8 +103,8 @@ class DurableIngressCrashIT {
                     .until(() -> receipted.size() >= MESSAGES / 2);
             long backlog = inboundDepth(httpPort);
             long killedAt = System.nanoTime();
-            first.destroyForcibly(); // SIGKILL to the child's pid: no shutdown hook, no journal flush
-            assertThat(first.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            // SIGKILL to the child's pid: no shutdown hook, no journal flush
+            assertThat(ChildProcesses.kill(first)).as("first run gone after SIGKILL").isTrue();
             reader.join(30_000);
             sender.join(30_000);
             stomp.close();
@@ -139,10 +140,9 @@ class DurableIngressCrashIT {
                 assertThat(lost).as("receipted but lost").isEmpty();
             }
         } finally {
-            first.destroyForcibly();
+            ChildProcesses.kill(first); // (already gone unless the test failed before the kill)
             if (second != null) {
-                second.destroyForcibly();
-                second.waitFor(30, TimeUnit.SECONDS);
+                ChildProcesses.stop(second, Duration.ofSeconds(30)); // SIGTERM, then SIGKILL after 30 s
             }
         }
     }

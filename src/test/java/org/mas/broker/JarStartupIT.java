@@ -19,6 +19,8 @@ import org.apache.camel.test.AvailablePortFinder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.mas.broker.support.ChildProcesses;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -43,6 +45,7 @@ class JarStartupIT {
         HttpClient http = HttpClient.newHttpClient();
         long started = System.nanoTime();
         Process broker = builder.start();
+        boolean stoppedOnSigterm;
         try {
             await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
                     .until(() -> get(http, httpPort, "/observe/health").contains("UP"));
@@ -67,9 +70,10 @@ class JarStartupIT {
             assertThat(lines).anyMatch(l -> l.contains("development API key"));
             assertThat(lines).noneMatch(l -> l.contains("OpenWire is not available"));
         } finally {
-            broker.destroy(); // SIGTERM: Camel Main shuts down in order
-            assertThat(broker.waitFor(60, TimeUnit.SECONDS)).as("stopped after SIGTERM").isTrue();
+            // SIGTERM (Camel Main shuts down in order), 60 s for it, then SIGKILL whatever is left: even if the test failed
+            stoppedOnSigterm = ChildProcesses.stop(broker, Duration.ofSeconds(60));
         }
+        assertThat(stoppedOnSigterm).as("stopped after SIGTERM").isTrue();
         assertThat(Files.readString(log)).contains("Embedded Artemis stopped");
     }
 

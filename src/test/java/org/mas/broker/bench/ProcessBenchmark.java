@@ -21,6 +21,8 @@ import jakarta.jms.Session;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.test.AvailablePortFinder;
 
+import org.mas.broker.support.ChildProcesses;
+
 /**
  * Section f of docs/benchmarks.md, on the packaged broker as an operator starts it ({@code java -jar}, embedded
  * default): time from process launch to ready (/observe/health UP), then heap and RSS idle and with a 100,000-message
@@ -120,8 +122,7 @@ public final class ProcessBenchmark {
             System.out.printf("RATIO backlog_heap_vs_idle=%.2f (heap after GC %.0f MiB with %d waiting, %.0f MiB idle; RSS %.0f MiB, "
                     + "limit -Xmx%s)%n", loaded.heapMiB / idle.heapMiB, loaded.heapMiB, backlog, idle.heapMiB, loaded.rssMiB, maxHeap);
         } finally {
-            broker.destroy();
-            broker.waitFor(60, TimeUnit.SECONDS);
+            ChildProcesses.stop(broker, Duration.ofSeconds(60)); // SIGTERM, then SIGKILL after 60 s
         }
     }
 
@@ -136,8 +137,14 @@ public final class ProcessBenchmark {
     private static Memory memory(long pid, int httpPort) throws Exception {
         Process gc = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
                 String.valueOf(pid), "GC.run").redirectErrorStream(true).start();
-        gc.getInputStream().readAllBytes();
-        gc.waitFor();
+        try {
+            gc.getInputStream().readAllBytes();
+            if (!gc.waitFor(60, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("jcmd " + pid + " GC.run did not finish within 60 s");
+            }
+        } finally {
+            ChildProcesses.kill(gc);
+        }
         Matcher heap = HEAP_USED.matcher(get(httpPort, "/observe/metrics"));
         double bytes = 0;
         while (heap.find()) {

@@ -24,6 +24,7 @@ import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.builder.RouteBuilder;
 
 import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.support.ChildProcesses;
 import org.mas.broker.support.RunningBroker;
 
 /**
@@ -245,8 +246,15 @@ public final class RouterBenchmark {
     private static double wrk(RunningBroker broker, Path script, String path, int seconds) throws Exception {
         Process wrk = new ProcessBuilder("wrk", "-t2", "-c32", "-d" + seconds + "s", "-s", script.toString(),
                 broker.uri(path).toString()).redirectErrorStream(true).start();
-        String output = new String(wrk.getInputStream().readAllBytes());
-        wrk.waitFor();
+        String output;
+        try {
+            output = new String(wrk.getInputStream().readAllBytes());
+            if (!wrk.waitFor(seconds + 60L, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("wrk did not finish within " + (seconds + 60) + " s");
+            }
+        } finally {
+            ChildProcesses.kill(wrk);
+        }
         Matcher rate = WRK_RATE.matcher(output);
         if (!rate.find()) {
             throw new IllegalStateException("wrk gave no rate:\n" + output);

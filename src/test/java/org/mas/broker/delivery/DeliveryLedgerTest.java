@@ -135,24 +135,38 @@ class DeliveryLedgerTest {
         }
     }
 
+    /**
+     * The first run never scans (its scan interval is an hour), so it cannot send the copy again or time it out: after
+     * the restart, only what the ledger stored (one send, its deadline) tells the new tracker to send it again and then,
+     * with no acknowledgment and retry_count = 1, to dead-letter it as its second send. Without the resume nothing comes.
+     */
     @Test
     void aCopyWaitingForItsAcknowledgmentIsStillFollowedAfterARestart() throws Exception {
         Map<String, String> settings = Map.of("MESSAGE_BROKER_ACK_TIMEOUT", "2",
                 "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "1");
-        Map<String, String> fastScan = Map.of("mas.ack.scan-interval-ms", "100");
         String agent = Envelopes.uniqueAgent("restarting");
-        try (RunningBroker broker = RunningBroker.start(dataDir, settings, fastScan)) {
+        try (RunningBroker broker = RunningBroker.start(dataDir, settings, Map.of("mas.ack.scan-interval-ms", "3600000"))) {
             broker.postMessage("{\"id\":\"ledger-resume\",\"from_agent\":\"a\",\"to_agent\":\"" + agent
                     + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}");
-            assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
-        } // stopped before ack_timeout passed
-        try (RunningBroker again = RunningBroker.start(dataDir, settings, fastScan)) {
+            assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull(); // consumed, never acknowledged
+            JsonNode stored = status(broker, "ledger-resume");
+            assertThat(events(stored)).containsExactly("accepted", "queued");
+            assertThat(stored.get("recipients").get(0).get("attempts").asInt()).isEqualTo(1);
+            assertThat(broker.depth("mas.agent." + agent)).isZero();
+        }
+        try (RunningBroker again = RunningBroker.start(dataDir, settings, Map.of("mas.ack.scan-interval-ms", "100"))) {
             var copy = again.receiveOne("mas.agent." + agent); // the second send, by the resumed tracker
             assertThat(copy).isNotNull();
             assertThat(copy.getIntProperty("mas_attempts")).isEqualTo(2);
-            assertThat(again.post("/api/messages/ledger-resume/ack", RunningBroker.API_KEY, "application/json",
-                    "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(200);
-            assertThat(status(again, "ledger-resume").get("recipients").get(0).get("status").asText()).isEqualTo("acked");
+
+            // no acknowledgment for it either: dead-lettered as the second send, which the ledger's count made it
+            var dead = again.deadLetter("ledger-resume");
+            assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(2);
+            assertThat(dead.getStringProperty("mas_error")).isEqualTo("no acknowledgment within 2 s");
+            await().untilAsserted(() -> assertThat(events(status(again, "ledger-resume")))
+                    .containsExactly("accepted", "queued", "retrying", "queued", "dead_lettered"));
+            assertThat(status(again, "ledger-resume").get("recipients").get(0).get("status").asText()).isEqualTo("dead_lettered");
+            assertThat(again.receiveExactly("mas.agent." + agent, 0)).isEmpty();
         }
     }
 

@@ -25,8 +25,15 @@ import org.mas.broker.support.RunningBroker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** External systems reached over HTTP: a 2xx acknowledges, anything else is retried, then dead-lettered. */
+/**
+ * External systems reached over HTTP: a 2xx acknowledges, anything else is retried, then dead-lettered. The timeouts
+ * are far above what a local endpoint takes to answer on a busy machine (3 s for the HTTP call, 5 s for an
+ * acknowledgment), so only the endpoint that never answers ever times out.
+ */
 class HttpDeliveryTest {
+
+    private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(3);
+    private static final Duration ACK_TIMEOUT = Duration.ofSeconds(5);
 
     @TempDir
     static Path dataDir;
@@ -36,6 +43,7 @@ class HttpDeliveryTest {
     static final AtomicInteger CRM_CALLS = new AtomicInteger();
     static final AtomicInteger ERP_CALLS = new AtomicInteger();
     static final AtomicInteger BOOKS_CALLS = new AtomicInteger();
+    static final AtomicInteger SILENT_CALLS = new AtomicInteger();
     static final List<String> CRM_BODIES = new CopyOnWriteArrayList<>();
     static final List<String> CRM_IDS = new CopyOnWriteArrayList<>();
 
@@ -58,6 +66,7 @@ class HttpDeliveryTest {
             respond(exchange, 500, "database down");
         });
         endpoints.createContext("/silent", exchange -> {
+            SILENT_CALLS.incrementAndGet();
             try {
                 RELEASE.await(30, TimeUnit.SECONDS); // never answers in time
             } catch (InterruptedException e) {
@@ -70,12 +79,12 @@ class HttpDeliveryTest {
         String base = "http://127.0.0.1:" + endpoints.getAddress().getPort();
         broker = RunningBroker.start(dataDir, Map.of(
                 "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "2",
-                "MESSAGE_BROKER_ACK_TIMEOUT", "1",
+                "MESSAGE_BROKER_ACK_TIMEOUT", String.valueOf(ACK_TIMEOUT.toSeconds()),
                 "MESSAGE_BROKER_AGENTS", "[{\"id\":\"crm\",\"endpoint\":\"" + base + "/crm\"},"
                         + "{\"id\":\"erp\",\"endpoint\":\"" + base + "/erp\"},"
                         + "{\"id\":\"books\",\"endpoint\":\"" + base + "/books\"},"
                         + "{\"id\":\"silent\",\"endpoint\":\"" + base + "/silent\"}]"),
-                Map.of("mas.http-delivery.timeout-ms", "500", "mas.ack.scan-interval-ms", "100"));
+                Map.of("mas.http-delivery.timeout-ms", String.valueOf(HTTP_TIMEOUT.toMillis()), "mas.ack.scan-interval-ms", "100"));
     }
 
     @AfterAll
@@ -115,8 +124,10 @@ class HttpDeliveryTest {
 
         await().untilAsserted(() -> assertThat(DeliveryLedgerTest.status(broker, "http-books-1")
                 .get("recipients").get(0).get("status").asText()).isEqualTo("acked"));
-        // well past ack_timeout (1 s): the endpoint's answer was the acknowledgment, nothing is sent again
-        await().during(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(BOOKS_CALLS).hasValue(1));
+        // well past ack_timeout (counted from the send, before this wait): the endpoint's answer was the
+        // acknowledgment, nothing is sent again
+        await().during(ACK_TIMEOUT.plusMillis(1500)).atMost(ACK_TIMEOUT.plusSeconds(15))
+                .untilAsserted(() -> assertThat(BOOKS_CALLS).hasValue(1));
         assertThat(DeliveryLedgerTest.status(broker, "http-books-1").get("recipients").get(0).get("status").asText())
                 .isEqualTo("acked");
     }
@@ -142,6 +153,7 @@ class HttpDeliveryTest {
         Message dead = broker.deadLetter("http-silent-1");
         assertThat(dead.getStringProperty("mas_error")).containsIgnoringCase("timeout");
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(3);
+        assertThat(SILENT_CALLS).hasValue(3);
     }
 
 }

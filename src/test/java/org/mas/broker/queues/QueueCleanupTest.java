@@ -2,11 +2,16 @@ package org.mas.broker.queues;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.jms.Message;
 import jakarta.jms.MessageConsumer;
 import jakarta.jms.Session;
+import org.apache.activemq.artemis.api.core.SimpleString;
+import org.apache.camel.builder.NotifyBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -41,19 +46,34 @@ class QueueCleanupTest {
         createQueue(idle);
         createQueue(consumed);
         createQueue(active);
+        AtomicInteger sentToBusy = new AtomicInteger();
         Session session = broker.session();
         try (MessageConsumer consumer = session.createConsumer(session.createQueue("mas.agent." + consumed))) {
             // the active agent sends now and then (every poll), so it is always seen; its messages keep busy's queue full
             await().pollInterval(Duration.ofMillis(500)).atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
                 assertThat(broker.postMessage(Envelopes.to(active, busy)).statusCode()).isEqualTo(202);
+                sentToBusy.incrementAndGet();
                 assertThat(broker.queueExists("mas.agent." + idle)).as("idle queue removed").isFalse();
             });
+            // the run that removed it may still be going through the other queues: two more complete runs
+            NotifyBuilder twoMoreRuns = new NotifyBuilder(broker.context()).fromRoute("queue-cleanup").whenCompleted(2).create();
+            assertThat(twoMoreRuns.matches(30, TimeUnit.SECONDS)).as("two clean-up runs after the removal").isTrue();
+
             assertThat(broker.queueExists("mas.agent." + consumed)).as("queue with a consumer").isTrue();
+            assertThat(broker.artemis().locateQueue(SimpleString.of("mas.agent." + consumed)).getConsumerCount())
+                    .as("its consumer").isEqualTo(1);
             assertThat(broker.queueExists("mas.agent." + active)).as("queue of an agent seen recently").isTrue();
-            assertThat(broker.depth("mas.agent." + busy)).as("queue with messages").isPositive();
+            // every message sent to busy is still there: a queue removed and re-created by the next send would have fewer
+            assertThat(broker.depth("mas.agent." + busy)).as("queue with messages").isEqualTo(sentToBusy.get());
+            // the kept consumer still gets what is sent to its queue
+            assertThat(broker.postMessage(Envelopes.withId("kept-" + consumed, active, consumed)).statusCode()).isEqualTo(202);
+            Message delivered = consumer.receive(10_000);
+            assertThat(delivered).as("delivered to the kept consumer").isNotNull();
+            assertThat(delivered.getStringProperty("mas_id")).isEqualTo("kept-" + consumed);
         } finally {
             session.close();
         }
+        assertThat(broker.receiveExactly("mas.agent." + busy, sentToBusy.get())).hasSize(sentToBusy.get());
         // a removed queue comes back with the next message for its agent
         assertThat(broker.postMessage(Envelopes.to(active, idle)).statusCode()).isEqualTo(202);
         await().untilAsserted(() -> assertThat(broker.depth("mas.agent." + idle)).isEqualTo(1));

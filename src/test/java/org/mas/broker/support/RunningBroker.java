@@ -33,6 +33,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.mas.broker.config.BrokerLauncher;
 import org.mas.broker.queues.EmbeddedArtemis;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -182,8 +183,21 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
         }
     }
 
-    /** Receives up to {@code max} messages, waiting up to 10 s for the first and 1 s for each next. */
+    /**
+     * Receives up to {@code max} messages, waiting up to 10 s for the first and 1 s for each next: for "these came"
+     * claims. A shorter list only says that nothing more came within 1 s, not that nothing more will come: for "exactly
+     * n" or "none" claims use {@link #receiveExactly} (or {@link #depth}) once the work is known to be complete.
+     */
     public List<Message> receive(String queue, int max) throws JMSException {
+        return receive(queue, max, Duration.ofSeconds(1));
+    }
+
+    /**
+     * Receives up to {@code max} messages, waiting up to 10 s for the first and {@code quiet} for each next. The caller
+     * chooses the quiet period, and it bounds what the result proves: a message that comes later than {@code quiet}
+     * after the previous one is not in the list.
+     */
+    public List<Message> receive(String queue, int max, Duration quiet) throws JMSException {
         Session session = session();
         MessageConsumer consumer = session.createConsumer(session.createQueue(queue));
         List<Message> messages = new ArrayList<>();
@@ -193,10 +207,26 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
             if (messages.size() >= max) {
                 break;
             }
-            message = consumer.receive(1_000);
+            message = consumer.receive(quiet.toMillis());
         }
         consumer.close();
         session.close();
+        return messages;
+    }
+
+    /**
+     * For "exactly n" claims ("no duplicate arrived"): call it once the work that puts messages on {@code queue} is
+     * known to be complete (the REST answer came, the inbound message's transaction committed, the ledger shows its
+     * last step). The server-side count of the queue, messages being delivered and scheduled included, must then be
+     * exactly {@code n}; those n are received and returned, and the queue is left empty. Unlike a wait for one more
+     * message, this does not depend on how soon a duplicate would have arrived.
+     */
+    public List<Message> receiveExactly(String queue, int n) throws JMSException {
+        assertThat(depth(queue)).as("messages on %s", queue).isEqualTo(n);
+        List<Message> messages = n == 0 ? List.of() : receive(queue, n, Duration.ofSeconds(10));
+        assertThat(messages).as("messages received from %s", queue).hasSize(n);
+        // the consumer's acknowledgments reach the broker asynchronously; a message that came meanwhile stays
+        await().untilAsserted(() -> assertThat(depth(queue)).as("messages left on %s", queue).isZero());
         return messages;
     }
 
