@@ -47,7 +47,9 @@ public class EnvelopeProcessor {
     static final int DEFAULT_PRIORITY = 5;
     static final long DEFAULT_TTL_SECONDS = 300;
 
+    // decimals as BigDecimal: what a payload holds is forwarded exactly, never rounded to a double
     private static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final List<String> LEADING_FIELDS = List.of("id", "from_agent", "to_agent", "to_agents",
@@ -75,7 +77,12 @@ public class EnvelopeProcessor {
             throw new InvalidEnvelopeException("empty message: expected a JSON envelope");
         }
         checkSize(bytes.length);
-        Envelope envelope = normalize(parse(bytes), exchange.getProperty(MasNames.PROPERTY_DEFAULT_ID, String.class));
+        Envelope envelope;
+        try {
+            envelope = normalize(parse(bytes), exchange.getProperty(MasNames.PROPERTY_DEFAULT_ID, String.class));
+        } catch (NotUnicode e) {
+            throw new InvalidEnvelopeException("envelope does not match the schema", List.of("$: " + e.getMessage()));
+        }
         exchange.setProperty(MasNames.PROPERTY_ENVELOPE, envelope);
         in.setBody(envelope.toJson());
         in.setHeader(MasNames.HEADER_ID, envelope.getId());
@@ -96,7 +103,11 @@ public class EnvelopeProcessor {
         if (body == null || body.isEmpty()) {
             throw new InvalidEnvelopeException("empty message: expected a JSON envelope");
         }
-        exchange.setProperty(MasNames.PROPERTY_ENVELOPE, normalize(parse(body.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+        try {
+            exchange.setProperty(MasNames.PROPERTY_ENVELOPE, normalize(parse(body.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+        } catch (NotUnicode e) {
+            throw new InvalidEnvelopeException("envelope does not match the schema", List.of("$: " + e.getMessage()));
+        }
     }
 
     /** Enforced before any parsing; every ingress also checks what it can before reading the body. */
@@ -241,9 +252,30 @@ public class EnvelopeProcessor {
     }
 
     private static void text(String text, MessageDigest digest) {
+        requireValidUnicode(text);
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         digest.update(java.nio.ByteBuffer.allocate(4).putInt(bytes.length).array());
         digest.update(bytes);
+    }
+
+    /** A lone UTF-16 surrogate (from a JSON escape, or bytes that are not UTF-8) cannot be forwarded as text. */
+    private static void requireValidUnicode(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new NotUnicode("a string holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(c)
+                        + ") at character " + i + ": not valid Unicode");
+            }
+        }
+    }
+
+    /** Thrown from the walk over the envelope; turned into an InvalidEnvelopeException by the callers. */
+    private static final class NotUnicode extends RuntimeException {
+        NotUnicode(String message) {
+            super(message, null, false, false);
+        }
     }
 
     private static int priority(JsonNode value) {

@@ -19,7 +19,10 @@ import org.mas.broker.envelope.InvalidEnvelopeException;
 public class RestResponses {
 
     private static final Logger LOG = LoggerFactory.getLogger(RestResponses.class);
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Deep enough for any accepted envelope (read at most 1,000 levels deep) inside an answer's own few levels. */
+    private static final ObjectMapper MAPPER = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .streamWriteConstraints(com.fasterxml.jackson.core.StreamWriteConstraints.builder().maxNestingDepth(1_100).build())
+            .build());
 
     /** 202 once the message is safely on its queue(s), or parked on mas.dlq. */
     public void accepted(Exchange exchange) {

@@ -235,4 +235,19 @@ class DeadLetterApiTest {
         assertThat(tooDeep.statusCode()).isEqualTo(400);
         assertThat(tooDeep.body()).contains("at most 10000 dead letters deep");
     }
+
+    @Test
+    void aDeeplyNestedDeadLetterIsListed() throws Exception {
+        String agent = Envelopes.uniqueAgent("deep");
+        String id = "dlq-deep-" + agent;
+        String payload = "{\"a\":".repeat(990) + "1" + "}".repeat(990);
+        assertThat(broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"command\",\"payload\":" + payload + ",\"requires_ack\":true}").statusCode()).isEqualTo(202);
+        assertThat(broker.receiveOne("mas.agent." + agent)).isNotNull();
+        assertThat(broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json",
+                "{\"agent\":\"" + agent + "\",\"status\":\"rejected\"}").statusCode()).isEqualTo(200);
+        // the answer wraps the envelope in a few levels of its own: still written, not a 503
+        await().untilAsserted(() -> assertThat(list("?agent=" + agent).get("total").asInt()).isEqualTo(1));
+        assertThat(list("?agent=" + agent).get("items").get(0).get("id").asText()).isEqualTo(id);
+    }
 }

@@ -50,6 +50,11 @@ class LedgerSafetyTest {
         assertThat(correlation.statusCode()).isEqualTo(400);
         assertThat(correlation.body()).contains("$.correlation_id");
         assertThat(broker.depth("mas.agent." + agent)).isZero();
+        // text that is not Unicode (a lone surrogate, escaped or as bytes that are not UTF-8) is refused too
+        var surrogate = broker.postMessage("{\"from_agent\":\"planner\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"event\",\"payload\":{\"k\":\"\\ud800\"}}");
+        assertThat(surrogate.statusCode()).isEqualTo(400);
+        assertThat(surrogate.body()).contains("lone UTF-16 surrogate");
         // what is allowed still works, up to the length the column holds
         String longest = "id:_.-" + "a".repeat(122);
         assertThat(broker.postMessage(envelopeWithId("\"" + longest + "\"", agent)).statusCode()).isEqualTo(202);
@@ -121,5 +126,15 @@ class LedgerSafetyTest {
                 return false;
             }
         }).count()).isEqualTo(2);
+    }
+
+    @Test
+    void decimalsAreForwardedExactly() throws Exception {
+        String agent = Envelopes.uniqueAgent("exact");
+        assertThat(broker.postMessage("{\"from_agent\":\"planner\",\"to_agent\":\"" + agent + "\",\"message_type\":"
+                + "\"event\",\"payload\":{\"price\":19.999999999999999999,\"big\":123456789012345678901234567890.5}}")
+                .statusCode()).isEqualTo(202);
+        String queued = ((jakarta.jms.TextMessage) broker.receiveOne("mas.agent." + agent)).getText();
+        assertThat(queued).contains("\"price\":19.999999999999999999", "\"big\":123456789012345678901234567890.5");
     }
 }
