@@ -27,6 +27,7 @@ import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
+import org.mas.broker.envelope.CopyProperties;
 import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerEvent;
 import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
@@ -169,21 +170,8 @@ public class AckTracker extends ServiceSupport {
     }
 
     private static Map<String, Object> headers(String id, LedgerEvent.AcceptedMessage m) {
-        Map<String, Object> headers = new HashMap<>();
-        headers.put(MasNames.HEADER_ID, id);
-        headers.put(MasNames.HEADER_FROM, m.fromAgent());
-        headers.put(MasNames.HEADER_TYPE, m.messageType());
-        headers.put(MasNames.HEADER_REQUIRES_ACK, true);
-        if (m.ingress() != null) {
-            headers.put(MasNames.HEADER_INGRESS, m.ingress());
-        }
-        if (m.correlationId() != null) {
-            headers.put(MasNames.HEADER_CORRELATION_ID, m.correlationId());
-        }
-        headers.put("JMSPriority", m.priority() - 1);
-        headers.put("JMSDeliveryMode", 2);
-        headers.put("JMSExpiration", m.expiresAt());
-        return headers;
+        return new HashMap<>(CopyProperties.of(id, m.fromAgent(), m.messageType(), true, m.correlationId(), m.ingress(),
+                m.priority(), m.expiresAt()));
     }
 
     /**
@@ -449,11 +437,10 @@ public class AckTracker extends ServiceSupport {
     private void resend(Copy copy) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
         int send = copy.sends + 1;
-        headers.put(MasNames.HEADER_TARGET, MasNames.agentQueue(copy.agent));
         headers.put(JmsConstants.JMS_DESTINATION_NAME, MasNames.agentQueue(copy.agent));
         // a resend after a crash is dropped; a replayed message (accepted again) has resends of its own
-        headers.put(MasNames.HEADER_DUPLICATE_ID, DeliveryPreparer.duplicateId(copy.messageId, copy.agent) + ":" + send
-                + ":" + generation(copy));
+        CopyProperties.forRecipient(headers::put, copy.agent,
+                CopyProperties.resendDuplicateId(copy.messageId, copy.agent, send, generation(copy)));
         headers.put(MasNames.HEADER_ATTEMPTS, send);
         producer.sendBodyAndHeaders(SEND_URI, copy.envelope, headers);
         copy.sends = send;

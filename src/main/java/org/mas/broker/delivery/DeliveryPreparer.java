@@ -5,6 +5,7 @@ import org.apache.camel.Message;
 import org.apache.camel.component.jms.JmsConstants;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.envelope.CopyProperties;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.queues.AgentQueueActivity;
 
@@ -18,13 +19,6 @@ public class DeliveryPreparer {
     }
 
 
-    /**
-     * Artemis's duplicate id of one recipient's copy: the same on every path that sends it (in a batch's transaction,
-     * through the route, after a redelivery), so that a copy sent twice is dropped.
-     */
-    public static String duplicateId(String messageId, String agentId) {
-        return messageId + ":" + agentId;
-    }
 
     /** Called inside the split over {@code mas_recipients}: the body is the recipient's agent id. */
     public void toAgentQueue(Exchange exchange) {
@@ -34,10 +28,9 @@ public class DeliveryPreparer {
         String queue = MasNames.agentQueue(agentId);
         activity.sendingTo(agentId);
         in.removeHeader(MasNames.HEADER_RECIPIENTS);
-        in.setHeader(MasNames.HEADER_TARGET, queue);
         in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);
         String replay = exchange.getProperty(MasNames.PROPERTY_REPLAY, String.class);
-        in.setHeader(MasNames.HEADER_DUPLICATE_ID, duplicateId(envelope.getId(), agentId) + (replay == null ? "" : ":replay:" + replay));
+        CopyProperties.forRecipient(in::setHeader, agentId, CopyProperties.duplicateId(envelope.getId(), agentId, replay));
         in.setBody(envelope.toJson());
     }
 }

@@ -17,6 +17,7 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
 
 import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
+import org.mas.broker.envelope.CopyProperties;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy;
 import org.mas.broker.queues.AgentQueueActivity;
@@ -107,8 +108,11 @@ public class TransactedCopySender {
             for (Map.Entry<String, Object> property : properties.entrySet()) {
                 copy.setObjectProperty(property.getKey(), property.getValue());
             }
-            copy.setStringProperty(MasNames.HEADER_TARGET, queue);
-            copy.setStringProperty(MasNames.HEADER_DUPLICATE_ID, DeliveryPreparer.duplicateId(envelope.getId(), agent));
+            Map<String, Object> recipient = new LinkedHashMap<>();
+            CopyProperties.forRecipient(recipient::put, agent, CopyProperties.duplicateId(envelope.getId(), agent, null));
+            for (Map.Entry<String, Object> property : recipient.entrySet()) {
+                copy.setObjectProperty(property.getKey(), property.getValue());
+            }
             long timeToLive = 0;
             if (expiration > 0) {
                 timeToLive = Math.max(1, expiration - System.currentTimeMillis()); // already due: expires at once

@@ -85,16 +85,9 @@ public class EnvelopeProcessor {
         }
         exchange.setProperty(MasNames.PROPERTY_ENVELOPE, envelope);
         in.setBody(envelope.toJson());
-        in.setHeader(MasNames.HEADER_ID, envelope.getId());
-        in.setHeader(MasNames.HEADER_FROM, envelope.getFromAgent());
-        in.setHeader(MasNames.HEADER_TYPE, envelope.getMessageType());
-        in.setHeader(MasNames.HEADER_REQUIRES_ACK, envelope.isRequiresAck());
-        if (envelope.getCorrelationId() != null) {
-            in.setHeader(MasNames.HEADER_CORRELATION_ID, envelope.getCorrelationId());
-        }
-        in.setHeader("JMSPriority", envelope.getPriority() - 1);
-        in.setHeader("JMSDeliveryMode", 2); // persistent
-        in.setHeader("JMSExpiration", envelope.getTtl() == 0 ? 0L : System.currentTimeMillis() + envelope.getTtl() * 1000);
+        in.getHeaders().putAll(CopyProperties.of(envelope.getId(), envelope.getFromAgent(), envelope.getMessageType(),
+                envelope.isRequiresAck(), envelope.getCorrelationId(), in.getHeader(MasNames.HEADER_INGRESS, String.class),
+                envelope.getPriority(), envelope.getTtl() == 0 ? 0L : System.currentTimeMillis() + envelope.getTtl() * 1000));
     }
 
     /** A queued (normalized) envelope read back from the body, as the exchange property {@code envelope}. */
