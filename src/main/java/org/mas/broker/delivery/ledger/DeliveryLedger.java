@@ -531,19 +531,6 @@ public class DeliveryLedger extends ServiceSupport {
         return total;
     }
 
-    /** The status of one recipient's copy, if the ledger has it. */
-    public Optional<String> deliveryStatus(String messageId, String agent) throws SQLException {
-        flush(Duration.ofSeconds(5));
-        try (Connection c = databases.delivery().getConnection();
-             PreparedStatement q = c.prepareStatement("SELECT status FROM deliveries WHERE message_id = ? AND recipient = ?")) {
-            q.setString(1, messageId);
-            q.setString(2, agent);
-            try (ResultSet r = q.executeQuery()) {
-                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
-            }
-        }
-    }
-
     /** A copy that waits for its acknowledgment (or for its next send), as stored. */
     public record AwaitingAck(String messageId, String agent, String status, int attempts, Instant deadline) {
     }
@@ -572,17 +559,6 @@ public class DeliveryLedger extends ServiceSupport {
             q.setString(1, agent);
             try (ResultSet r = q.executeQuery()) {
                 return r.next() ? Optional.of(r.getTimestamp(1).toInstant()) : Optional.empty();
-            }
-        }
-    }
-
-    /** The normalized envelope of an accepted message, if the ledger still has it. */
-    public Optional<String> envelope(String messageId) throws SQLException {
-        try (Connection c = databases.messages().getConnection();
-             PreparedStatement q = c.prepareStatement("SELECT envelope FROM messages WHERE id = ?")) {
-            q.setString(1, messageId);
-            try (ResultSet r = q.executeQuery()) {
-                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
             }
         }
     }
