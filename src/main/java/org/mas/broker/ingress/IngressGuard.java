@@ -154,7 +154,10 @@ public class IngressGuard {
         }
     }
 
-    /** Every REST call (mas-rest): 400 for a key or content type in the query string, 401 without a valid key. */
+    /**
+     * Every REST call (mas-rest): 400 for a key or content type in the query string, 401 without a valid key, 415 for a
+     * body that is not JSON, 413 for one over max_message_size.
+     */
     public void authenticateRest(Exchange exchange) throws RequestRejectedException {
         if (exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME) != null) {
             return; // once per request: the key header is gone by now
@@ -163,6 +166,21 @@ public class IngressGuard {
         refuseQueryCredentials(in);
         exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
         in.removeHeader(API_KEY_HEADER);
+        // every REST body (an envelope, an acknowledgment, a queue to create, an edited dead letter) is JSON, and no
+        // larger than a message may be
+        byte[] body = in.getBody(byte[].class);
+        if (body != null && body.length > 0) {
+            String contentType = in.getHeader(Exchange.CONTENT_TYPE, String.class);
+            if (!isJson(contentType)) {
+                throw new RequestRejectedException(415, "unsupported content type",
+                        List.of("Content-Type must be application/json, got " + (contentType == null ? "none" : "'" + contentType + "'")));
+            }
+            if (body.length > envelopes.getMaxMessageSize()) {
+                throw new RequestRejectedException(413, "request too large",
+                        List.of(body.length + " bytes, the limit is " + envelopes.getMaxMessageSize()));
+            }
+            in.setBody(body);
+        }
     }
 
     /** File ingress: files carry no headers of their own; the file's size is checked before it is read. */

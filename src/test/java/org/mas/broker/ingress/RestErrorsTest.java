@@ -122,4 +122,16 @@ class RestErrorsTest {
         assertThat(body.get("details")).isEmpty();
         assertThat(response.body()).doesNotContain("simulated").doesNotContain("Exception").doesNotContain("\tat ");
     }
+
+    @Test
+    void everyRestBodyIsJsonAndWithinTheSizeLimit() throws Exception {
+        for (String path : new String[] {"/api/messages/some-id/ack", "/api/queues", "/api/dlq/some-id/replay"}) {
+            var plain = broker.post(path, RunningBroker.API_KEY, "text/plain", "{\"agent\":\"x\"}");
+            assertThat(plain.statusCode()).as(path).isEqualTo(415);
+            assertThat(plain.body()).contains("Content-Type must be application/json");
+            var big = broker.post(path, RunningBroker.API_KEY, "application/json", "{\"pad\":\"" + "x".repeat(1_200_000) + "\"}");
+            assertThat(big.statusCode()).as(path).isEqualTo(413);
+            assertThat(big.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type).contains("json"));
+        }
+    }
 }
