@@ -151,7 +151,7 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
     private void refuse(ServerSession session, Message message, long size) throws ActiveMQException {
         String reason = "message too large for " + message.getAddress() + ": " + size + " bytes encoded, the broker's limit is "
                 + sizeLimit + " (2 x max_message_size + " + HEADER_ROOM + ")";
-        LOG.warn("Refused a message from {}: {}", session == null ? "?" : session.getRemotingConnection().getRemoteAddress(), reason);
+        LOG.warn("Refused a message from {}: {}", session == null || session.getRemotingConnection() == null ? "?" : session.getRemotingConnection().getRemoteAddress(), reason);
         // A large message's body is already in a file. CORE and AMQP delete it when the send fails, STOMP and the
         // journal's own conversion of a big message (LargeServerMessageImpl.checkLargeMessage) do not; deleting
         // twice is harmless (the file is removed with deleteIfExists).

@@ -148,4 +148,38 @@ class IdempotencyTest {
         Files.writeString(temporary, content);
         Files.move(temporary, inbox.resolve(name));
     }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean FAIL_DEAD_LETTERS = new java.util.concurrent.atomic.AtomicBoolean();
+
+    @Test
+    void aRetryAfterA503WithSomeCopiesQueuedReachesEveryRecipient() throws Exception {
+        org.apache.camel.builder.AdviceWith.adviceWith(broker.context(), "dead-letter", route -> route.weaveAddFirst()
+                .process(exchange -> {
+                    if (FAIL_DEAD_LETTERS.get()) {
+                        throw new IllegalStateException("simulated: mas.dlq does not take it either");
+                    }
+                }));
+        String a = Envelopes.uniqueAgent("part-a");
+        String b = Envelopes.uniqueAgent("part-b");
+        String id = "partial-" + a;
+        assertThat(broker.post("/api/queues", RunningBroker.API_KEY, "application/json", "{\"agent\":\"" + b
+                + "\",\"max_depth\":1}").statusCode()).isEqualTo(201);
+        broker.sendText("mas.agent." + b, "filler", Map.of()); // b's queue is full: its copy cannot be sent
+        String envelope = "{\"id\":\"" + id + "\",\"from_agent\":\"planner\",\"to_agents\":[\"" + a + "\",\"" + b
+                + "\"],\"message_type\":\"request\",\"payload\":{}}";
+        FAIL_DEAD_LETTERS.set(true);
+        try {
+            // a's copy is queued, b's is neither queued nor parked: the broker cannot take the message, 503
+            assertThat(broker.postMessage(envelope).statusCode()).isEqualTo(503);
+        } finally {
+            FAIL_DEAD_LETTERS.set(false);
+        }
+        assertThat(broker.receive("mas.agent." + b, 1)).hasSize(1); // room again
+
+        var retry = broker.postMessage(envelope);
+        assertThat(retry.statusCode()).isEqualTo(202);
+        assertThat(JSON.readTree(retry.body()).has("duplicate")).isFalse(); // not taken for the attempt that failed
+        assertThat(((TextMessage) broker.receiveOne("mas.agent." + b)).getStringProperty("mas_id")).isEqualTo(id);
+        assertThat(broker.depth("mas.agent." + a)).isEqualTo(1); // the first attempt's copy, the retry's dropped
+    }
 }

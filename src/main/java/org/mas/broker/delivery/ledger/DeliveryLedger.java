@@ -51,6 +51,8 @@ public class DeliveryLedger extends ServiceSupport {
     private final java.nio.file.Path setAsideFile;
     private final AtomicLong setAside = new AtomicLong();
     private String lastRefusal; // the writer thread's own
+    /** Set while the writer finds the database unreachable: look-ups on the message path do not wait for it then. */
+    private volatile boolean unreachable;
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /**
@@ -201,6 +203,7 @@ public class DeliveryLedger extends ServiceSupport {
         while (true) {
             try {
                 write(events);
+                unreachable = false;
                 return true;
             } catch (SQLException | RuntimeException e) {
                 lastRefusal = e.toString();
@@ -211,6 +214,7 @@ public class DeliveryLedger extends ServiceSupport {
                 if (!isUnreachable(e)) {
                     return false;
                 }
+                unreachable = true;
                 LOG.warn("Ledger database unavailable, retrying in {} ms: {}", backoff, e.toString());
                 Thread.sleep(backoff); // the writer's own back-off; the message path does not wait for it
                 backoff = Math.min(backoff * 2, 10_000);
@@ -573,6 +577,9 @@ public class DeliveryLedger extends ServiceSupport {
      * caller keeps its own record of recent ids.
      */
     public Optional<Accepted> accepted(String messageId) throws SQLException {
+        if (unreachable) {
+            throw new SQLException("the ledger's database is unreachable (the writer is waiting for it)", "08000");
+        }
         if (!recording) {
             return Optional.empty();
         }

@@ -4,10 +4,8 @@ import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Consumer;
 
 import org.apache.camel.Exchange;
-import org.apache.camel.support.SynchronizationAdapter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,11 +76,14 @@ public class Idempotency {
             LOG.info("Message {} from {} was accepted before with the same content: not delivered again", id,
                     envelope.getFromAgent());
             return;
-        } else if (exchange.isTransacted()) {
-            // the same message still in flight (an agent re-sending at once, or a redelivery while the first attempt's
-            // transaction is open): sent outside the consuming transaction, where Artemis's duplicate detection drops
-            // what the first attempt queued instead of rolling this transaction back
-            exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
+        } else {
+            // the same message still in flight (an agent re-sending at once, or the redelivery of a rolled-back
+            // attempt): sent outside the consuming transaction, where Artemis's duplicate detection drops what another
+            // attempt queued instead of rolling this transaction back; once this attempt is accepted, so is the id
+            if (exchange.isTransacted()) {
+                exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
+            }
+            LedgerRecorder.whenAccepted(exchange, () -> remember(id, fingerprint), () -> { });
         }
         TransactedCopySender.markIfInBatch(exchange);
     }
@@ -114,41 +115,7 @@ public class Idempotency {
 
     /** Once the message is the broker's for good (committed, answered 202, file done): accepted; else forgotten. */
     private void whenAccepted(Exchange exchange, String id, String fingerprint) {
-        String ingress = exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class); // REST answers drop headers
-        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
-            @Override
-            public void onComplete(Exchange done) {
-                if (!accepted(done, ingress)) {
-                    forget(id, fingerprint);
-                    return;
-                }
-                @SuppressWarnings("unchecked")
-                Consumer<Runnable> afterCommit = done.getProperty(MasNames.PROPERTY_AFTER_COMMIT, Consumer.class);
-                if (afterCommit != null) {
-                    afterCommit.accept(() -> remember(id, fingerprint)); // a rollback leaves it in flight: harmless
-                } else {
-                    remember(id, fingerprint);
-                }
-            }
-
-            @Override
-            public void onFailure(Exchange failed) {
-                forget(id, fingerprint);
-            }
-        });
-    }
-
-    private static boolean accepted(Exchange exchange, String ingress) {
-        if (exchange.isFailed() || exchange.isRollbackOnly()) {
-            return false;
-        }
-        if (MasNames.INGRESS_REST.equals(ingress)) {
-            return Integer.valueOf(202).equals(exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class));
-        }
-        if (MasNames.INGRESS_FILE.equals(ingress)) {
-            return ".done".equals(exchange.getProperty(MasNames.PROPERTY_FILE_OUTCOME));
-        }
-        return true; // JMS: recorded once the transaction has committed (see whenAccepted)
+        LedgerRecorder.whenAccepted(exchange, () -> remember(id, fingerprint), () -> forget(id, fingerprint));
     }
 
     private void remember(String id, String fingerprint) {

@@ -70,6 +70,7 @@ public final class LedgerDatabases implements AutoCloseable {
         config.setMaximumPoolSize(4);
         config.setMinimumIdle(1);
         config.setInitializationFailTimeout(10_000);
+        config.setConnectionTimeout(5_000); // a read on the message path (idempotency) never waits 30 s for a connection
         HikariDataSource dataSource;
         try {
             dataSource = new HikariDataSource(config);

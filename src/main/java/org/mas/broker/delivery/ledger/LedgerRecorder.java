@@ -133,35 +133,63 @@ public class LedgerRecorder {
                 && message.getBooleanProperty(MasNames.HEADER_REQUIRES_ACK), null, null));
     }
 
+    /**
+     * Steps are held on the exchange and published only once the message is the broker's for good (see
+     * {@link #whenAccepted}); a refused attempt (a 503 after some copies were queued, a rollback) leaves no record, so
+     * its retry is not taken for the message it never became.
+     */
     private void record(Exchange exchange, LedgerEvent event) {
-        if (!exchange.isTransacted()) {
-            steps.publish(event);
-            return;
-        }
         @SuppressWarnings("unchecked")
         List<LedgerEvent> deferred = exchange.getProperty(PROPERTY_DEFERRED, List.class);
         if (deferred == null) {
             List<LedgerEvent> held = new CopyOnWriteArrayList<>();
             deferred = held;
             exchange.setProperty(PROPERTY_DEFERRED, held);
-            exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
-                @Override
-                @SuppressWarnings("unchecked")
-                public void onComplete(Exchange completed) {
-                    if (completed.isRollbackOnly()) {
-                        return; // marked for rollback: the JMS transaction is about to undo it all
-                    }
-                    java.util.function.Consumer<Runnable> afterCommit =
-                            completed.getProperty(MasNames.PROPERTY_AFTER_COMMIT, java.util.function.Consumer.class);
-                    if (afterCommit != null) {
-                        afterCommit.accept(() -> steps.publishAll(held)); // recorded once its batch has committed
-                    } else {
-                        steps.publishAll(held);
-                    }
-                }
-            });
+            whenAccepted(exchange, () -> steps.publishAll(held), () -> { });
         }
         deferred.add(event);
+    }
+
+    /**
+     * Runs {@code accepted} once the exchange's message is the broker's for good, {@code refused} otherwise: a REST
+     * request answered 202, a file moved to .done, anything else that completed without failing; a JMS batch's
+     * exchange only after its transaction has committed (never, if it rolls back). The one definition of "accepted"
+     * that the ledger and the idempotency check share.
+     */
+    static void whenAccepted(Exchange exchange, Runnable accepted, Runnable refused) {
+        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public void onComplete(Exchange done) {
+                if (!isAccepted(done)) {
+                    refused.run();
+                    return;
+                }
+                java.util.function.Consumer<Runnable> afterCommit =
+                        done.getProperty(MasNames.PROPERTY_AFTER_COMMIT, java.util.function.Consumer.class);
+                if (afterCommit != null) {
+                    afterCommit.accept(accepted);
+                } else {
+                    accepted.run();
+                }
+            }
+
+            @Override
+            public void onFailure(Exchange failed) {
+                refused.run();
+            }
+        });
+    }
+
+    private static boolean isAccepted(Exchange exchange) {
+        if (exchange.isFailed() || exchange.isRollbackOnly()) {
+            return false;
+        }
+        if (exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME) != null) { // a REST request
+            return Integer.valueOf(202).equals(exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class));
+        }
+        Object fileOutcome = exchange.getProperty(MasNames.PROPERTY_FILE_OUTCOME);
+        return fileOutcome == null || ".done".equals(fileOutcome);
     }
 
     private static Envelope envelope(Exchange exchange) {
