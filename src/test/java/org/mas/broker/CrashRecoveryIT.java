@@ -13,7 +13,6 @@ import jakarta.jms.MessageConsumer;
 import jakarta.jms.MessageProducer;
 import jakarta.jms.Session;
 import org.apache.activemq.artemis.api.core.SimpleString;
-import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
 import org.apache.activemq.artemis.core.server.Queue;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
@@ -22,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import org.mas.broker.support.ChildProcesses;
+import org.mas.broker.support.ExternalArtemis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -42,17 +42,7 @@ class CrashRecoveryIT {
     @Test
     void aRouterKilledMidBacklogLosesAndDuplicatesNothing() throws Exception {
         int brokerPort = AvailablePortFinder.getNextAvailable();
-        ConfigurationImpl config = new ConfigurationImpl();
-        config.setPersistenceEnabled(true);
-        config.setSecurityEnabled(false);
-        config.setJournalDirectory(dir.resolve("artemis/journal").toString());
-        config.setBindingsDirectory(dir.resolve("artemis/bindings").toString());
-        config.setPagingDirectory(dir.resolve("artemis/paging").toString());
-        config.setLargeMessagesDirectory(dir.resolve("artemis/large").toString());
-        config.addAcceptorConfiguration("tcp", "tcp://127.0.0.1:" + brokerPort);
-        EmbeddedActiveMQ artemis = new EmbeddedActiveMQ();
-        artemis.setConfiguration(config);
-        artemis.start();
+        EmbeddedActiveMQ artemis = ExternalArtemis.start(dir, brokerPort);
         try (ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort
                 + "?blockOnDurableSend=false&confirmationWindowSize=1048576");
              Connection connection = factory.createConnection()) {

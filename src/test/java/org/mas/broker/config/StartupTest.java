@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import org.apache.activemq.artemis.api.core.SimpleString;
-import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
 import org.apache.activemq.artemis.core.server.Queue;
 import org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy;
 import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
@@ -20,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import org.mas.broker.queues.EmbeddedArtemis;
 import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.ExternalArtemis;
 import org.mas.broker.support.RunningBroker;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -78,13 +78,7 @@ class StartupTest {
     @Test
     void aBrokerUrlUsesThatBrokerAndStartsNoEmbeddedOne() throws Exception {
         int port = AvailablePortFinder.getNextAvailable();
-        ConfigurationImpl config = new ConfigurationImpl();
-        config.setPersistenceEnabled(false);
-        config.setSecurityEnabled(false);
-        config.addAcceptorConfiguration("tcp", "tcp://127.0.0.1:" + port);
-        EmbeddedActiveMQ external = new EmbeddedActiveMQ();
-        external.setConfiguration(config);
-        external.start();
+        EmbeddedActiveMQ external = ExternalArtemis.start(dir.resolve("external"), port);
         try (RunningBroker broker = RunningBroker.start(dir.resolve("data"),
                 Map.of("MESSAGE_BROKER_BROKER_URL", "tcp://127.0.0.1:" + port))) {
             assertThat(broker.context().getRegistry().lookupByName(EmbeddedArtemis.BEAN_NAME)).isNull();

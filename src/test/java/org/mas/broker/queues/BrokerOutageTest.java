@@ -21,7 +21,6 @@ import jakarta.jms.MessageConsumer;
 import jakarta.jms.MessageProducer;
 import jakarta.jms.Session;
 import org.apache.activemq.artemis.api.core.SimpleString;
-import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
 import org.apache.activemq.artemis.core.server.Queue;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
@@ -33,6 +32,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.ExternalArtemis;
 import org.mas.broker.support.RunningBroker;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -191,18 +191,7 @@ class BrokerOutageTest {
     }
 
     private EmbeddedActiveMQ startArtemis() throws Exception {
-        ConfigurationImpl config = new ConfigurationImpl();
-        config.setPersistenceEnabled(true);
-        config.setSecurityEnabled(false);
-        config.setJournalDirectory(dir.resolve("artemis/journal").toString());
-        config.setBindingsDirectory(dir.resolve("artemis/bindings").toString());
-        config.setPagingDirectory(dir.resolve("artemis/paging").toString());
-        config.setLargeMessagesDirectory(dir.resolve("artemis/large").toString());
-        config.addAcceptorConfiguration("tcp", "tcp://127.0.0.1:" + port);
-        EmbeddedActiveMQ artemis = new EmbeddedActiveMQ();
-        artemis.setConfiguration(config);
-        artemis.start();
-        return artemis;
+        return ExternalArtemis.start(dir, port);
     }
 
     private static long depth(EmbeddedActiveMQ artemis, String queue) {
