@@ -10,8 +10,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.jms.Message;
 import jakarta.jms.TextMessage;
-import org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy;
-import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
 import org.apache.camel.builder.AdviceWith;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -150,7 +148,7 @@ class DeliveryGuaranteesTest {
      */
     @Test
     void aSendThatKeepsFailingIsDeadLetteredAfterRetryCountRedeliveriesWhileOtherRecipientsGetTheirs() throws Exception {
-        String broken = fullAgentQueue();
+        String broken = broker.fullAgentQueue();
         String healthy = Envelopes.uniqueAgent("healthy");
 
         broker.sendText("mas.inbound", "{\"id\":\"dl-" + broken + "\",\"from_agent\":\"a\",\"to_agents\":[\"" + broken
@@ -177,7 +175,7 @@ class DeliveryGuaranteesTest {
 
     @Test
     void restIngressStillAnswers202WhenOneRecipientIsDeadLettered() throws Exception {
-        String broken = fullAgentQueue();
+        String broken = broker.fullAgentQueue();
 
         var response = broker.postMessage(Envelopes.withId("rest-" + broken, "a", broken));
 
@@ -185,16 +183,6 @@ class DeliveryGuaranteesTest {
         Message dead = broker.deadLetter("rest-" + broken);
         assertThat(dead.getStringProperty("mas_ingress")).isEqualTo("rest");
         assertThat(dead.getIntProperty("mas_attempts")).isEqualTo(4);
-    }
-
-    /** An agent queue that refuses every send, as a real broker does when an address is full with policy FAIL. */
-    private static String fullAgentQueue() throws Exception {
-        String agent = Envelopes.uniqueAgent("full");
-        broker.artemis().getAddressSettingsRepository().addMatch("mas.agent." + agent, new AddressSettings()
-                .setMaxSizeMessages(1).setAddressFullMessagePolicy(AddressFullMessagePolicy.FAIL));
-        broker.sendText("mas.agent." + agent, "filler", Map.of());
-        await().untilAsserted(() -> assertThat(broker.depth("mas.agent." + agent)).isEqualTo(1));
-        return agent;
     }
 
 }

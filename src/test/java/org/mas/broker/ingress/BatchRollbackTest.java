@@ -16,8 +16,6 @@ import jakarta.jms.Message;
 import jakarta.jms.MessageProducer;
 import jakarta.jms.Session;
 import org.apache.activemq.artemis.api.core.SimpleString;
-import org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy;
-import org.apache.activemq.artemis.core.settings.impl.AddressSettings;
 import org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory;
 import org.apache.camel.builder.AdviceWith;
 import org.junit.jupiter.api.BeforeAll;
@@ -88,7 +86,7 @@ class BatchRollbackTest {
     @Test
     void oneFailingMessageRollsBackItsBatchThenEachMessageIsRetriedAloneAndNothingIsLostOrDuplicated() throws Exception {
         String healthy = Envelopes.uniqueAgent("healthy");
-        String broken = fullAgentQueue();
+        String broken = broker.fullAgentQueue();
         healthyQueue = "mas.agent." + healthy;
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < MESSAGES; i++) {
@@ -175,15 +173,5 @@ class BatchRollbackTest {
         List<String> events = new ArrayList<>();
         status.get("timeline").forEach(step -> events.add(step.get("event").asText()));
         return events;
-    }
-
-    /** An agent queue that refuses every send, as a real broker does when an address is full with policy FAIL. */
-    private static String fullAgentQueue() throws Exception {
-        String agent = Envelopes.uniqueAgent("full");
-        broker.artemis().getAddressSettingsRepository().addMatch("mas.agent." + agent, new AddressSettings()
-                .setMaxSizeMessages(1).setAddressFullMessagePolicy(AddressFullMessagePolicy.FAIL));
-        broker.sendText("mas.agent." + agent, "filler", Map.of());
-        await().untilAsserted(() -> assertThat(broker.depth("mas.agent." + agent)).isEqualTo(1));
-        return agent;
     }
 }

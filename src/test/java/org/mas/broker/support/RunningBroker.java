@@ -30,6 +30,7 @@ import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
+import org.mas.broker.MasNames;
 import org.mas.broker.config.BrokerLauncher;
 import org.mas.broker.queues.EmbeddedArtemis;
 
@@ -152,6 +153,17 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
     public long depth(String queueName) {
         Queue queue = artemis().locateQueue(SimpleString.of(queueName));
         return queue == null ? 0 : queue.getMessageCount();
+    }
+
+    /** A new agent's queue that refuses every send, as a real broker does when an address is full with policy FAIL. */
+    public String fullAgentQueue() throws JMSException {
+        String agent = Envelopes.uniqueAgent("full");
+        artemis().getAddressSettingsRepository().addMatch(MasNames.agentQueue(agent),
+                new org.apache.activemq.artemis.core.settings.impl.AddressSettings().setMaxSizeMessages(1)
+                        .setAddressFullMessagePolicy(org.apache.activemq.artemis.core.settings.impl.AddressFullMessagePolicy.FAIL));
+        sendText(MasNames.agentQueue(agent), "filler", Map.of());
+        await().until(() -> depth(MasNames.agentQueue(agent)) == 1);
+        return agent;
     }
 
     public boolean queueExists(String queueName) {
