@@ -13,6 +13,8 @@ public final class MasNames {
     public static final String DLQ = "mas.dlq";
     public static final String EXPIRED = "mas.expired";
     public static final String ALERTS = "mas.alerts";
+    /** One anycast queue per capability: every agent registered with it consumes there (competing consumers). */
+    public static final String CAPABILITY_QUEUE_PREFIX = "mas.capability.";
     /** The broker's expiry address: the router records what arrives there, then moves it on to mas.expired. */
     public static final String EXPIRED_LEDGER = "mas.expired.ledger";
 
@@ -39,6 +41,29 @@ public final class MasNames {
      * routing rules add (beyond it the message is unroutable: mas.dlq with the reason).
      */
     public static final int MAX_RECIPIENTS = 1000;
+
+    /**
+     * A capability name: ASCII letters, digits and {@code _ -}, in words joined by single dots, at most 128
+     * characters; no Artemis wildcard ({@code # *}) and nothing MQTT or a URL path would read differently.
+     */
+    public static final String CAPABILITY_REGEX = "^(?=.{1,128}$)[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$";
+    private static final java.util.regex.Pattern CAPABILITY = java.util.regex.Pattern.compile(CAPABILITY_REGEX);
+
+    /** The ledger's recipient for a message addressed to a capability: this prefix, then the capability. */
+    public static final String CAPABILITY_RECIPIENT_PREFIX = "capability:";
+
+    /** The agent role that may subscribe to mas.alerts; the only role there is. */
+    public static final String ROLE_MONITOR = "monitor";
+
+    /** The router's own user on the embedded broker: in-VM connections only, never an agent id. */
+    public static final String ROUTER_USER = "mas-router";
+
+    /** API key scopes (contract section 7). */
+    public static final String SCOPE_SEND = "send";
+    public static final String SCOPE_READ = "read";
+    public static final String SCOPE_OPERATE = "operate";
+    public static final String SCOPE_ADMIN = "admin";
+    public static final java.util.List<String> SCOPES = java.util.List.of(SCOPE_SEND, SCOPE_READ, SCOPE_OPERATE, SCOPE_ADMIN);
 
     /** The recipient id that addresses every known agent. */
     public static final String BROADCAST = "broadcast";
@@ -90,6 +115,15 @@ public final class MasNames {
     public static final String PROPERTY_TRANSACTED_COPIES = "masTransactedCopies";
     /** Exchange property: the name of the API key a REST caller used, for audit records. */
     public static final String PROPERTY_API_KEY_NAME = "masApiKeyName";
+    /**
+     * Exchange property: the agent the broker authenticated for the connection that sent this message (Artemis's
+     * validated user), set by the JMS ingress; from_agent must equal it. Absent for anonymous and router senders.
+     */
+    public static final String PROPERTY_AUTHENTICATED_AGENT = "masAuthenticatedAgent";
+    /** Exchange property: what an audited REST call acted on (an agent id, a queue, a message id), for its audit record. */
+    public static final String PROPERTY_AUDIT_TARGET = "masAuditTarget";
+    /** Exchange property: the from_agent ids the REST caller's API key may send as (a Collection); absent = any. */
+    public static final String PROPERTY_API_KEY_AGENTS = "masApiKeyAgents";
     /** Exchange property: the sender's own JMS properties, kept for the copy that goes to mas.invalid. */
     public static final String PROPERTY_ORIGINAL_PROPERTIES = "masOriginalProperties";
     /** Exchange property: the inbound JMS message id (stable across redeliveries), for the duplicate ids of what it becomes. */
@@ -115,5 +149,14 @@ public final class MasNames {
 
     public static String agentQueue(String agentId) {
         return AGENT_QUEUE_PREFIX + agentId;
+    }
+
+    /** True for a valid capability name ({@link #CAPABILITY_REGEX}). */
+    public static boolean isCapability(String name) {
+        return name != null && CAPABILITY.matcher(name).matches();
+    }
+
+    public static String capabilityQueue(String capability) {
+        return CAPABILITY_QUEUE_PREFIX + capability;
     }
 }

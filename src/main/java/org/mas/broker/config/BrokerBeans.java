@@ -102,6 +102,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
+        registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
         registry.bind("recipients", new RecipientResolver(agents));
         AgentQueueActivity activity = new AgentQueueActivity();

@@ -26,7 +26,8 @@ public record BrokerSettings(
         int ackTimeout,
         long ledgerRetention,
         Backlog backlog,
-        long idleQueueTimeout) {
+        long idleQueueTimeout,
+        Security security) {
 
     public static final String BEAN_NAME = "brokerSettings";
 
@@ -56,19 +57,71 @@ public record BrokerSettings(
     public record Redelivery(long initialDelayMs, double backoffMultiplier, long maxDelayMs) {
     }
 
-    /** An agent the broker knows; an endpoint makes it an external system reached over HTTP. */
-    public record Agent(String id, String endpoint) {
+    /**
+     * An agent declared in configuration (the registry also holds those registered through the API): its secret as a
+     * bcrypt hash (null: it cannot connect), the capabilities it offers, its roles, and an endpoint that makes it an
+     * external system reached over HTTP.
+     */
+    public record Agent(String id, String endpoint, String secretHash, List<String> capabilities, List<String> roles) {
+        public Agent {
+            capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
+            roles = roles == null ? List.of() : List.copyOf(roles);
+        }
+
+        public Agent(String id, String endpoint) {
+            this(id, endpoint, null, List.of(), List.of());
+        }
+
         @JsonCreator
         public static Agent of(String id) {
             return new Agent(id, null);
         }
-    }
 
-    /** A REST API key and the name that audit records show for it. */
-    public record ApiKey(String name, String key) {
         @Override
         public String toString() {
-            return "ApiKey[" + name + "]";
+            return "Agent[" + id + (endpoint == null ? "" : ", " + endpoint) + ", capabilities=" + capabilities + ", roles="
+                    + roles + "]";
+        }
+    }
+
+    /**
+     * A REST API key, the name that audit records show for it, its scopes (send, read, operate, admin; every scope
+     * when none is given) and the from_agent ids it may send as (null: any).
+     */
+    public record ApiKey(String name, String key, List<String> scopes, List<String> agents) {
+        public ApiKey {
+            scopes = scopes == null ? org.mas.broker.MasNames.SCOPES : List.copyOf(scopes);
+            agents = agents == null ? null : List.copyOf(agents);
+        }
+
+        public ApiKey(String name, String key) {
+            this(name, key, null, null);
+        }
+
+        public boolean hasScope(String scope) {
+            return scopes.contains(scope);
+        }
+
+        @Override
+        public String toString() {
+            return "ApiKey[" + name + ", scopes=" + scopes + (agents == null ? "" : ", agents=" + agents) + "]";
+        }
+    }
+
+    /**
+     * allow_anonymous: connections without credentials are let in (with every permission, as before identities
+     * existed); tls: a PKCS12 keystore that makes the embedded acceptor and the REST API speak TLS only.
+     */
+    public record Security(boolean allowAnonymous, Tls tls) {
+        public boolean tlsEnabled() {
+            return tls != null && tls.keystore() != null && !tls.keystore().isBlank();
+        }
+    }
+
+    public record Tls(String keystore, String keystorePassword) {
+        @Override
+        public String toString() {
+            return "Tls[" + keystore + "]";
         }
     }
 }

@@ -39,6 +39,7 @@ public final class SettingsLoader {
 
     private static final String DEFAULTS_RESOURCE = "/message-broker-defaults.yaml";
     private static final Pattern DATABASE = Pattern.compile("^([A-Za-z0-9_.-]{1,128}|jdbc:.+)$");
+    private static final Pattern BCRYPT_HASH = Pattern.compile("^\\$2[aby]\\$\\d{2}\\$[./A-Za-z0-9]{53}$");
     private static final Set<String> JSON_VALUED_LISTS = Set.of("agents", "api_keys");
 
     private static final ObjectMapper MAPPER = new ObjectMapper()
@@ -285,6 +286,15 @@ public final class SettingsLoader {
             require(key.name() != null && !key.name().isBlank(), "api_keys[" + i + "].name", "must not be empty");
             require(!keyNames.contains(key.name()), "api_keys[" + i + "].name", "duplicate name '" + key.name() + "'");
             keyNames.add(key.name());
+            require(!key.scopes().isEmpty() && org.mas.broker.MasNames.SCOPES.containsAll(key.scopes()),
+                    "api_keys[" + i + "].scopes", "must list one or more of " + org.mas.broker.MasNames.SCOPES + ", got "
+                    + key.scopes());
+            if (key.agents() != null) {
+                for (String agent : key.agents()) {
+                    require(org.mas.broker.MasNames.isAgentId(agent), "api_keys[" + i + "].agents",
+                            "must list agent ids (" + org.mas.broker.MasNames.AGENT_ID_REGEX + "), got '" + agent + "'");
+                }
+            }
         }
         List<String> agentIds = new ArrayList<>();
         for (int i = 0; i < s.agents().size(); i++) {
@@ -295,10 +305,31 @@ public final class SettingsLoader {
             require(!agent.id().equals(org.mas.broker.MasNames.BROADCAST), key + ".id", "'broadcast' is reserved");
             require(!agentIds.contains(agent.id()), key + ".id", "duplicate agent id '" + agent.id() + "'");
             agentIds.add(agent.id());
+            require(!agent.id().equals(org.mas.broker.MasNames.ROUTER_USER), key + ".id", "'"
+                    + org.mas.broker.MasNames.ROUTER_USER + "' is the router's own user");
             if (agent.endpoint() != null) {
                 require(agent.endpoint().matches("^https?://[^\\s/]+.*"), key + ".endpoint",
                         "must be an http:// or https:// URL, got '" + agent.endpoint() + "'");
             }
+            if (agent.secretHash() != null) {
+                require(BCRYPT_HASH.matcher(agent.secretHash()).matches(), key + ".secret_hash",
+                        "must be a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters; see README, 'Agent identities'), got '"
+                        + agent.secretHash() + "'");
+            }
+            for (String capability : agent.capabilities()) {
+                require(org.mas.broker.MasNames.isCapability(capability), key + ".capabilities",
+                        "must match " + org.mas.broker.MasNames.CAPABILITY_REGEX + ", got '" + capability + "'");
+            }
+            for (String role : agent.roles()) {
+                require(org.mas.broker.MasNames.ROLE_MONITOR.equals(role), key + ".roles",
+                        "the only role is '" + org.mas.broker.MasNames.ROLE_MONITOR + "', got '" + role + "'");
+            }
+        }
+        BrokerSettings.Security security = s.security();
+        require(security != null && security.tls() != null, "security", "must have allow_anonymous and tls");
+        if (security.tlsEnabled()) {
+            require(Files.isRegularFile(Path.of(security.tls().keystore())), "security.tls.keystore",
+                    "no such file: " + Path.of(security.tls().keystore()).toAbsolutePath());
         }
         if (!s.embeddedBroker()) {
             try (ActiveMQConnectionFactory probe = new ActiveMQConnectionFactory(s.brokerUrl())) {

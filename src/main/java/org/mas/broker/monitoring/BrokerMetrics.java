@@ -32,6 +32,9 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
             "mas_queue_depth", "mas_queue_consumers", "mas_messages_duplicate_total", "mas_ledger_set_aside_total");
 
     /** The label values each labelled counter has: all exported at 0 from start-up, so alert rules see a series. */
+    /** The protocols a failed authentication is counted under. */
+    public static final java.util.List<String> AUTH_PROTOCOLS = java.util.List.of("core", "amqp", "stomp", "mqtt", "openwire",
+            "rest", "other");
     private static final Map<String, java.util.List<String>> KNOWN_LABELS = Map.of(
             "mas.messages.received|ingress", java.util.List.of("jms", "rest", "file", "replay"),
             "mas.messages.invalid|ingress", java.util.List.of("jms", "rest", "file", "replay"),
@@ -40,7 +43,8 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
             "mas.messages.dead_lettered|reason", java.util.List.of("unroutable", "backlog", "ack_timeout", "ack_failed",
                     "rejected", "http_error", "delivery_error", "other"),
             "mas.deliveries|outcome", java.util.List.of("queued", "retrying", "acked", "failed", "rejected", "expired",
-                    "dead_lettered"));
+                    "dead_lettered"),
+            "mas.auth.failures|protocol", AUTH_PROTOCOLS);
 
     private final CamelContext context;
     private final QueueAdmin queues;
@@ -99,6 +103,15 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
         });
         io.micrometer.core.instrument.FunctionCounter.builder("mas.ledger.set_aside", this, m -> m.ledgerSetAside.getAsLong())
                 .description("ledger records the database refused, kept in <data_dir>/db/set-aside.jsonl").register(meters);
+    }
+
+    /**
+     * A failed authentication (mas_auth_failures_total{protocol}): a connection to the broker refused (the protocol in
+     * lower case: core, amqp, stomp, mqtt, openwire) or a REST call without a valid API key (rest).
+     */
+    public void authFailure(String protocol) {
+        String label = protocol == null ? "other" : protocol.toLowerCase(java.util.Locale.ROOT);
+        count("mas.auth.failures", "protocol", AUTH_PROTOCOLS.contains(label) ? label : "other");
     }
 
     /** A message whose id was accepted before with the same content: not delivered again. */
