@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -330,6 +333,7 @@ public final class SettingsLoader {
         if (security.tlsEnabled()) {
             require(Files.isRegularFile(Path.of(security.tls().keystore())), "security.tls.keystore",
                     "no such file: " + Path.of(security.tls().keystore()).toAbsolutePath());
+            checkKeystore(security.tls());
         }
         if (!s.embeddedBroker()) {
             try (ActiveMQConnectionFactory probe = new ActiveMQConnectionFactory(s.brokerUrl())) {
@@ -343,6 +347,36 @@ public final class SettingsLoader {
 
     private static String nz(String value) {
         return value == null ? "" : value;
+    }
+
+    /**
+     * Opens the keystore as Artemis and the HTTP server will, so a wrong password or file type fails here, naming the
+     * key, and not later inside either of them.
+     */
+    private static void checkKeystore(BrokerSettings.Tls tls) {
+        Path file = Path.of(tls.keystore()).toAbsolutePath();
+        char[] password = nz(tls.keystorePassword()).toCharArray();
+        KeyStore store;
+        try (InputStream in = Files.newInputStream(file)) {
+            store = KeyStore.getInstance("PKCS12");
+            store.load(in, password);
+        } catch (IOException | GeneralSecurityException e) {
+            throw new ConfigurationException(keyPath(List.of("security.tls.keystore")) + ": cannot open " + file
+                    + " as a PKCS12 keystore with security.tls.keystore_password (wrong password, or not PKCS12?): "
+                    + e.getMessage(), e);
+        }
+        boolean hasKey = false;
+        try {
+            for (String alias : Collections.list(store.aliases())) {
+                if (store.isKeyEntry(alias)) {
+                    hasKey = hasKey || store.getKey(alias, password) != null;
+                }
+            }
+        } catch (GeneralSecurityException e) {
+            throw new ConfigurationException(keyPath(List.of("security.tls.keystore")) + ": the private key in " + file
+                    + " does not open with security.tls.keystore_password: " + e.getMessage(), e);
+        }
+        require(hasKey, "security.tls.keystore", file + " holds no private key (make it with keytool -genkeypair)");
     }
 
     private static void require(boolean condition, String key, String problem) {

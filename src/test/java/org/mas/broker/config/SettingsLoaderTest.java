@@ -8,6 +8,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.mas.broker.support.TestTls;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -429,5 +431,47 @@ class SettingsLoaderTest {
     void aBlankConfigArgumentFallsBackToTheEnvironment() throws IOException {
         Path file = section("name: \"from-env\"\n");
         assertThat(SettingsLoader.resolveFile("  ", Map.of("MESSAGE_BROKER_CONFIG", file.toString()))).isEqualTo(file);
+    }
+
+    // --- security.tls: the keystore must open with its password, as Artemis and the HTTP server will open it -------
+
+    /** keytool takes a second or more per call: one keystore for all these tests. */
+    private static final TestTls TLS = TestTls.generate();
+
+    @Test
+    void aKeystoreThatOpensWithItsPasswordTurnsTlsOn() {
+        BrokerSettings settings = SettingsLoader.load(null, TLS.env());
+        assertThat(settings.security().tlsEnabled()).isTrue();
+        assertThat(settings.security().tls().keystore()).isEqualTo(TLS.keystore().toString());
+        assertThat(settings.security().tls().toString()).doesNotContain(TLS.password());
+    }
+
+    @Test
+    void aKeystoreWithAnotherPasswordIsRefused() {
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE", TLS.keystore().toString(),
+                "MESSAGE_BROKER_SECURITY_TLS_KEYSTORE_PASSWORD", "wrong-password"),
+                "message_broker.security.tls.keystore: cannot open " + TLS.keystore(), "keystore_password",
+                "password was incorrect");
+    }
+
+    @Test
+    void aFileThatIsNotPkcs12IsRefused() {
+        // the exported PEM certificate: what an operator might name by mistake
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE", TLS.certificate().toString(),
+                "MESSAGE_BROKER_SECURITY_TLS_KEYSTORE_PASSWORD", TLS.password()),
+                "message_broker.security.tls.keystore: cannot open " + TLS.certificate(), "not PKCS12");
+    }
+
+    @Test
+    void aTruststoreWithoutAPrivateKeyIsRefused() {
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE", TLS.truststore().toString(),
+                "MESSAGE_BROKER_SECURITY_TLS_KEYSTORE_PASSWORD", TLS.password()),
+                "message_broker.security.tls.keystore", "holds no private key");
+    }
+
+    @Test
+    void aMissingKeystoreIsRefused() {
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE", dir.resolve("nope.p12").toString()),
+                "message_broker.security.tls.keystore: no such file");
     }
 }
