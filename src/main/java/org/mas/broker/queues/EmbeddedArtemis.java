@@ -1,6 +1,7 @@
 package org.mas.broker.queues;
 
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -8,6 +9,7 @@ import org.apache.activemq.artemis.api.core.QueueConfiguration;
 import org.apache.activemq.artemis.api.core.RoutingType;
 import org.apache.activemq.artemis.core.config.CoreAddressConfiguration;
 import org.apache.activemq.artemis.core.config.impl.ConfigurationImpl;
+import org.apache.activemq.artemis.core.remoting.impl.netty.TransportConstants;
 import org.apache.activemq.artemis.core.server.ActiveMQServer;
 import org.apache.activemq.artemis.core.server.JournalType;
 import org.apache.activemq.artemis.core.server.embedded.EmbeddedActiveMQ;
@@ -73,6 +75,12 @@ public class EmbeddedArtemis extends ServiceSupport {
         Optional<ProtocolManagerFactory> openWire = OpenWireSupport.load();
         String acceptor = openWire.isPresent() ? acceptorUrl : withoutOpenWire(acceptorUrl);
         config.addAcceptorConfiguration("artemis", acceptor);
+        boolean tls = settings.security().tlsEnabled();
+        if (tls) {
+            // in the parameters, not the URL: a path or password with '&' or '=' stays intact and out of the log line
+            config.getAcceptorConfigurations().stream().filter(t -> t.getName().equals("artemis"))
+                    .forEach(t -> t.getParams().putAll(tlsParameters(settings.security().tls())));
+        }
         config.addAcceptorConfiguration("in-vm", inVmUrl());
         AddressSettingsPolicy.catchAll().forEach(config::addAddressSetting);
         AddressSettingsPolicy.forMasAddresses(settings).forEach(config::addAddressSetting);
@@ -95,8 +103,9 @@ public class EmbeddedArtemis extends ServiceSupport {
             throw new IllegalStateException("the embedded Artemis broker did not start (is " + acceptorUrl
                     + " already in use?): see the AMQ errors above");
         }
-        LOG.info("Embedded Artemis {} started: acceptor {}, journal {} ({}) under {}", server().getVersion().getFullVersion(),
-                acceptor, journal, journal == JournalType.NIO ? "libaio not available" : "libaio", base);
+        LOG.info("Embedded Artemis {} started: acceptor {}{}, journal {} ({}) under {}", server().getVersion().getFullVersion(),
+                acceptor, tls ? " over TLS only (keystore " + settings.security().tls().keystore() + ")" : "", journal,
+                journal == JournalType.NIO ? "libaio not available" : "libaio", base);
     }
 
     @Override
@@ -106,6 +115,14 @@ public class EmbeddedArtemis extends ServiceSupport {
             embedded = null;
             LOG.info("Embedded Artemis stopped");
         }
+    }
+
+    /** Artemis acceptor parameters for TLS with the settings' PKCS12 keystore: every protocol on it then speaks TLS only. */
+    static Map<String, Object> tlsParameters(BrokerSettings.Tls tls) {
+        return Map.of(TransportConstants.SSL_ENABLED_PROP_NAME, true,
+                TransportConstants.KEYSTORE_PATH_PROP_NAME, Path.of(tls.keystore()).toAbsolutePath().toString(),
+                TransportConstants.KEYSTORE_PASSWORD_PROP_NAME, tls.keystorePassword() == null ? "" : tls.keystorePassword(),
+                TransportConstants.KEYSTORE_TYPE_PROP_NAME, "PKCS12");
     }
 
     private static String withoutOpenWire(String url) {
