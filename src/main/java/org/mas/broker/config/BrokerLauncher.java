@@ -1,5 +1,6 @@
 package org.mas.broker.config;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -75,6 +76,17 @@ public final class BrokerLauncher {
         main.addInitialProperty("mas.routing-interval-ms", String.valueOf(settings.routingInterval() * 1000L));
         // the HTTP server refuses bodies far over the limit before they are buffered; the REST route answers 413 below
         main.addInitialProperty("camel.server.maxBodySize", String.valueOf(settings.maxMessageSize() * 2 + 64 * 1024));
+        if (settings.security().tlsEnabled()) {
+            // the REST API, /observe/health and /observe/metrics (one Vert.x server) speak HTTPS only, with the same
+            // keystore as the Artemis acceptor; HTTP delivery to agents does not use these (it keeps the JVM's trust)
+            BrokerSettings.Tls tls = settings.security().tls();
+            main.addInitialProperty("camel.ssl.enabled", "true");
+            main.addInitialProperty("camel.ssl.keyStore", "file:" + Path.of(tls.keystore()).toAbsolutePath());
+            main.addInitialProperty("camel.ssl.keyStoreType", "PKCS12");
+            main.addInitialProperty("camel.ssl.keystorePassword", nz(tls.keystorePassword()));
+            main.addInitialProperty("camel.server.useGlobalSslContextParameters", "true");
+            main.addInitialProperty("camel.management.useGlobalSslContextParameters", "true");
+        }
         overrides.forEach(main::addOverrideProperty);
         main.addMainListener(new MainListenerSupport() {
             @Override
@@ -83,6 +95,10 @@ public final class BrokerLauncher {
             }
         });
         return main;
+    }
+
+    private static String nz(String value) {
+        return value == null ? "" : value;
     }
 
     /** One route from the template in routes/delivery/http-endpoints.yaml per agent that has an HTTP endpoint. */
