@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * STOMP 1.2 over a plain socket, as a Python agent's stomp.py speaks it. Not thread-safe for writers; one thread may
- * read while another writes.
+ * STOMP 1.2 over a plain or TLS socket, as a Python agent's stomp.py speaks it. Not thread-safe for writers; one
+ * thread may read while another writes.
  */
 public final class RawStomp implements AutoCloseable {
 
@@ -32,7 +32,12 @@ public final class RawStomp implements AutoCloseable {
 
     /** Connects and waits for CONNECTED. */
     public static RawStomp connect(int port) throws IOException {
-        RawStomp stomp = new RawStomp(new Socket("127.0.0.1", port));
+        return connect(new Socket("127.0.0.1", port));
+    }
+
+    /** Speaks STOMP over a socket already connected (e.g. an SSLSocket) and waits for CONNECTED. */
+    public static RawStomp connect(Socket socket) throws IOException {
+        RawStomp stomp = new RawStomp(socket);
         stomp.socket.setSoTimeout(30_000);
         stomp.send("CONNECT", Map.of("accept-version", "1.2", "host", "localhost"), null, true);
         Frame connected = stomp.read();

@@ -58,7 +58,10 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
     private Path dataDir;
     private Map<String, String> env;
     private Map<String, String> camelProperties;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** With security.tls set: https, and TLS to the acceptor, trusting the broker's own keystore. */
+    private String scheme = "http";
+    private String artemisTls = "";
     private ActiveMQConnectionFactory agentConnectionFactory;
     private Connection agentConnection;
 
@@ -123,6 +126,15 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
                 "tcp://127.0.0.1:" + brokerPort + "?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE");
         properties.put("mas.ingress.file.poll-delay", "100");
         properties.putAll(camelProperties);
+        String keystore = environment.getOrDefault("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE", "");
+        if (!keystore.isBlank()) {
+            String password = environment.getOrDefault("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE_PASSWORD", "");
+            scheme = "https";
+            http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                    .sslContext(TestTls.trusting(Path.of(keystore), password)).build();
+            artemisTls = "?sslEnabled=true&trustStoreType=PKCS12&trustStorePath=" + keystore + "&trustStorePassword="
+                    + password;
+        }
         main = BrokerLauncher.create(null, environment, properties);
         try {
             main.start();
@@ -143,6 +155,10 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
 
     public int brokerPort() {
         return brokerPort;
+    }
+
+    public int httpPort() {
+        return httpPort;
     }
 
     public ActiveMQServer artemis() {
@@ -175,7 +191,7 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
     /** A new session on one shared agent connection; close it when done. */
     public synchronized Session session() throws JMSException {
         if (agentConnection == null) {
-            agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort);
+            agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort + artemisTls);
             agentConnection = agentConnectionFactory.createConnection();
             agentConnection.start();
         }
@@ -292,7 +308,7 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
     }
 
     public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + httpPort + path);
+        return URI.create(scheme + "://127.0.0.1:" + httpPort + path);
     }
 
     @Override
