@@ -33,7 +33,9 @@ import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.batch.BatchJmsComponent;
+import org.mas.broker.rest.AuditTrail;
 import org.mas.broker.rest.JsonHttpErrors;
+import org.mas.broker.rest.RestScopes;
 import org.mas.broker.rest.RestResponses;
 import org.mas.broker.monitoring.BrokerHealthCheck;
 import org.mas.broker.monitoring.AlertEvaluator;
@@ -101,7 +103,8 @@ public class BrokerBeans implements CamelConfiguration {
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths")));
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
-        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
+        RestScopes scopes = new RestScopes();
+        context.addStartupListener(scopes); // reads each verb's scope from the REST model; none declared stops start-up
         registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
         registry.bind("recipients", new RecipientResolver(agents));
@@ -110,6 +113,9 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("delivery", new DeliveryPreparer(activity));
         registry.bind("deadLetters", new DeadLetters());
         LedgerDatabases databases = new LedgerDatabases(settings);
+        AuditTrail audit = new AuditTrail(databases.delivery(), restResponses, java.time.Clock.systemUTC());
+        registry.bind("audit", audit);
+        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys(), scopes, audit));
         DeliveryLedger ledger = new DeliveryLedger(databases,
                 Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")),
                 java.nio.file.Path.of(settings.dataDir(), "db", "set-aside.jsonl"));

@@ -80,7 +80,10 @@ public class Acknowledgments {
         }
     }
 
-    /** POST /api/messages/{id}/ack: 200, 400 bad body, 404 unknown message, 409 not a recipient of it. */
+    /**
+     * POST /api/messages/{id}/ack: 200, 400 bad body, 403 an agent the caller's key is not bound to, 404 unknown
+     * message, 409 not a recipient of it.
+     */
     public void fromRest(Exchange exchange) throws Exception {
         String id = exchange.getIn().getHeader("id", String.class);
         if (!MasNames.isMessageId(id)) {
@@ -100,6 +103,12 @@ public class Acknowledgments {
             return;
         }
         String agent = ack.get("agent").asText();
+        java.util.Collection<?> allowed = exchange.getProperty(MasNames.PROPERTY_API_KEY_AGENTS, java.util.Collection.class);
+        if (allowed != null && !allowed.contains(agent)) {
+            RestResponses.error(exchange, 403, "API key '" + exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME, String.class)
+                    + "' may not acknowledge as '" + agent + "'", List.of("$.agent: this key may act as " + allowed));
+            return;
+        }
         AckTracker.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"));
         switch (result.outcome()) {
             case UNKNOWN_MESSAGE -> RestResponses.error(exchange, 404, "unknown message", List.of("no message with id '" + id + "'"));

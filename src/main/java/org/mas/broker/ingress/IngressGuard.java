@@ -23,7 +23,10 @@ import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.envelope.InvalidEnvelopeException;
 import org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy;
 import org.mas.broker.queues.JmsConnections;
+import org.mas.broker.rest.AuditTrail;
 import org.mas.broker.rest.RequestRejectedException;
+import org.mas.broker.rest.RestCall;
+import org.mas.broker.rest.RestScopes;
 
 /**
  * What every ingress does before the shared pipeline: drop what the sender put in headers (so nothing untrusted
@@ -39,12 +42,18 @@ public class IngressGuard {
 
     private final EnvelopeProcessor envelopes;
     private final Map<String, byte[]> apiKeyDigests;
+    private final Map<String, BrokerSettings.ApiKey> apiKeysByName = new java.util.HashMap<>();
+    private final RestScopes scopes;
+    private final AuditTrail audit;
 
-    public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys) {
+    public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys, RestScopes scopes, AuditTrail audit) {
         this.envelopes = envelopes;
+        this.scopes = scopes;
+        this.audit = audit;
         this.apiKeyDigests = new java.util.LinkedHashMap<>();
         for (BrokerSettings.ApiKey key : apiKeys) {
             apiKeyDigests.put(key.name(), sha256(key.key()));
+            apiKeysByName.put(key.name(), key);
         }
     }
 
@@ -155,8 +164,10 @@ public class IngressGuard {
     }
 
     /**
-     * Every REST call (mas-rest): 400 for a key or content type in the query string, 401 without a valid key, 415 for a
-     * body that is not JSON, 413 for one over max_message_size.
+     * Every REST call (mas-rest): 400 for a key or content type in the query string, 401 without a valid key, 403 for
+     * a key without the scope the verb declares, 415 for a body that is not JSON, 413 for one over max_message_size.
+     * An operate or admin call is audited from here on, whatever its outcome. A key bound to agents passes them on
+     * (PROPERTY_API_KEY_AGENTS): the sender check and REST acknowledgments hold the caller to them.
      */
     public void authenticateRest(Exchange exchange) throws RequestRejectedException {
         if (exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME) != null) {
@@ -166,6 +177,7 @@ public class IngressGuard {
         refuseQueryCredentials(in);
         exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
         in.removeHeader(API_KEY_HEADER);
+        authorize(exchange, apiKeysByName.get(exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME, String.class)));
         // every REST body (an envelope, an acknowledgment, a queue to create, an edited dead letter) is JSON, and no
         // larger than a message may be
         byte[] body = in.getBody(byte[].class);
@@ -180,6 +192,23 @@ public class IngressGuard {
                         List.of(body.length + " bytes, the limit is " + envelopes.getMaxMessageSize()));
             }
             in.setBody(body);
+        }
+    }
+
+    /** 403 unless the key has the scope of the verb that received the call; a route that is no verb's gets none. */
+    private void authorize(Exchange exchange, BrokerSettings.ApiKey key) throws RequestRejectedException {
+        if (key.agents() != null) {
+            exchange.setProperty(MasNames.PROPERTY_API_KEY_AGENTS, key.agents());
+        }
+        java.util.Optional<RestCall> call = scopes.call(exchange);
+        if (call.isEmpty()) {
+            throw new RequestRejectedException(403, "forbidden", List.of("no scope is declared for "
+                    + exchange.getIn().getHeader(Exchange.HTTP_METHOD, String.class) + " " + exchange.getIn().getHeader(Exchange.HTTP_PATH, String.class)));
+        }
+        audit.follow(exchange, call.get());
+        if (!key.hasScope(call.get().scope())) {
+            throw new RequestRejectedException(403, "forbidden", List.of("API key '" + key.name() + "' lacks the scope '"
+                    + call.get().scope() + "' for " + call.get().method() + " " + call.get().path()));
         }
     }
 

@@ -67,6 +67,7 @@ public class QueuesApi {
             RestResponses.error(exchange, 400, "invalid queue request", List.of("max_depth and ttl: whole numbers > 0"));
             return;
         }
+        exchange.setProperty(MasNames.PROPERTY_AUDIT_TARGET, MasNames.agentQueue(agent));
         if (admin.get(MasNames.agentQueue(agent)).isPresent()) {
             RestResponses.error(exchange, 409, "queue exists", List.of(MasNames.agentQueue(agent) + " already exists"));
             return;
@@ -122,6 +123,7 @@ public class QueuesApi {
 
     /** Only agent queues can be deleted or purged: mas.dlq has its own audited API, the others are the broker's. */
     private static String agentQueueName(Exchange exchange) {
+        exchange.setProperty(MasNames.PROPERTY_AUDIT_TARGET, exchange.getIn().getHeader("name", String.class));
         String name = name(exchange);
         if (name != null && !name.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
             RestResponses.error(exchange, 400, "not an agent queue",

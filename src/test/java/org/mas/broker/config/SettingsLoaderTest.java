@@ -358,6 +358,63 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void apiKeysWithScopesAndAgents() throws IOException {
+        BrokerSettings s = SettingsLoader.load(section("""
+                api_keys:
+                  - "plain-key-xxxx"
+                  - {name: "ops", key: "ops-key-xxxx"}
+                  - {name: "reader", key: "reader-key-xxxx", scopes: [read]}
+                  - {name: "planner-svc", key: "planner-key-xxxx", scopes: [send, read], agents: [planner, "planner:2"]}
+                """), Map.of());
+
+        assertThat(s.apiKeys().get(0).scopes()).containsExactlyElementsOf(org.mas.broker.MasNames.SCOPES);
+        assertThat(s.apiKeys().get(0).agents()).isNull();
+        assertThat(s.apiKeys().get(1).scopes()).containsExactly("send", "read", "operate", "admin");
+        assertThat(s.apiKeys().get(2).scopes()).containsExactly("read");
+        assertThat(s.apiKeys().get(2).hasScope("send")).isFalse();
+        assertThat(s.apiKeys().get(3).scopes()).containsExactly("send", "read");
+        assertThat(s.apiKeys().get(3).agents()).containsExactly("planner", "planner:2");
+    }
+
+    @Test
+    void apiKeysWithScopesFromTheEnvironmentAsJson() {
+        BrokerSettings s = SettingsLoader.load(null, Map.of("MESSAGE_BROKER_API_KEYS",
+                "[\"plain-key-xxxx\", {\"name\": \"ops\", \"key\": \"ops-key-xxxx\", \"scopes\": [\"operate\", \"read\"], "
+                        + "\"agents\": [\"a\"]}]"));
+
+        assertThat(s.apiKeys()).hasSize(2);
+        assertThat(s.apiKeys().get(0).name()).isEqualTo("api-key-1");
+        assertThat(s.apiKeys().get(0).scopes()).containsExactlyElementsOf(org.mas.broker.MasNames.SCOPES);
+        assertThat(s.apiKeys().get(1).scopes()).containsExactly("operate", "read");
+        assertThat(s.apiKeys().get(1).agents()).containsExactly("a");
+    }
+
+    @Test
+    void apiKeyWithAnUnknownScope() throws IOException {
+        assertRejectedFile("""
+                api_keys:
+                  - {name: "ops", key: "ops-key-xxxx", scopes: [read, write]}
+                """, "message_broker.api_keys[0].scopes", "send, read, operate, admin", "write");
+    }
+
+    @Test
+    void apiKeyWithNoScopes() throws IOException {
+        assertRejectedFile("""
+                api_keys:
+                  - {name: "ops", key: "ops-key-xxxx", scopes: []}
+                """, "message_broker.api_keys[0].scopes", "one or more");
+    }
+
+    @Test
+    void apiKeyBoundToAnInvalidAgentId() throws IOException {
+        assertRejectedFile("""
+                api_keys:
+                  - {name: "ops", key: "ops-key-xxxx"}
+                  - {name: "svc", key: "svc-key-xxxx", agents: ["good", "bad id"]}
+                """, "message_broker.api_keys[1].agents", "'bad id'");
+    }
+
+    @Test
     void databaseNameWithInvalidCharacters() throws IOException {
         assertRejectedFile("databases: {queues: \"bad name!\"}", "message_broker.databases.queues", "bad name!");
     }

@@ -64,6 +64,24 @@ class RestErrorsTest {
     }
 
     @Test
+    void everyRestVerbDeclaresExactlyOneKnownScope() {
+        ModelCamelContext model = (ModelCamelContext) broker.context();
+        for (RestDefinition rest : model.getRestDefinitions()) {
+            assertThat(rest.getSecurityDefinitions()).as("securityDefinitions of rest %s", rest.getPath()).isNotNull();
+            for (VerbDefinition verb : rest.getVerbs()) {
+                assertThat(verb.getSecurity()).as("security of %s %s%s", verb.asVerb(), rest.getPath(), verb.getPath()).hasSize(1);
+                assertThat(verb.getSecurity().get(0).getKey()).isEqualTo(org.mas.broker.rest.RestScopes.SECURITY_KEY);
+                assertThat(verb.getSecurity().get(0).getScopes()).as("scope of %s %s%s", verb.asVerb(), rest.getPath(), verb.getPath())
+                        .isIn(org.mas.broker.MasNames.SCOPES);
+            }
+        }
+        // and what start-up checks is what runs: the same model gives every verb its scope
+        assertThat(org.mas.broker.rest.RestScopes.scopes(model.getRestDefinitions()))
+                .containsEntry("POST /api/messages", "send").containsEntry("GET /api/schema/envelope", "read")
+                .containsEntry("POST /api/queues/{name}/purge", "operate").containsEntry("GET /api/audit", "admin");
+    }
+
+    @Test
     void everyApiCallButHealthAndMetricsNeedsAKey() throws Exception {
         for (String path : List.of("/api/schema/envelope", "/api/messages/some-id", "/api/dlq", "/api/queues",
                 "/api/queues/mas.dlq", "/api/alerts", "/api/stats")) {
