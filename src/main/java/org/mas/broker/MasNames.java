@@ -49,7 +49,10 @@ public final class MasNames {
     public static final String CAPABILITY_REGEX = "^(?=.{1,128}$)[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$";
     private static final java.util.regex.Pattern CAPABILITY = java.util.regex.Pattern.compile(CAPABILITY_REGEX);
 
-    /** The ledger's recipient for a message addressed to a capability: this prefix, then the capability. */
+    /**
+     * The ledger's recipient for a message addressed to a capability: this prefix, then the capability. No agent id
+     * starts with it where an agent is addressed (to_agent, to_agents, configured agents, queues, acknowledgments).
+     */
     public static final String CAPABILITY_RECIPIENT_PREFIX = "capability:";
 
     /** The agent role that may subscribe to mas.alerts; the only role there is. */
@@ -82,7 +85,7 @@ public final class MasNames {
     public static final String HEADER_DUPLICATE_ID = "_AMQ_DUPL_ID";
 
     // Exchange-internal headers and properties (never read from the outside: every ingress strips foreign headers)
-    /** Header: the agent ids one message goes to, a List of String, set by the routing rules. */
+    /** Header: the recipients of one message (agent ids, "capability:&lt;name&gt;"), a List of String, set by the routing rules. */
     public static final String HEADER_RECIPIENTS = "mas_recipients";
     /** Exchange property: the parsed, normalized {@link org.mas.broker.envelope.Envelope}. */
     public static final String PROPERTY_ENVELOPE = "envelope";
@@ -158,5 +161,44 @@ public final class MasNames {
 
     public static String capabilityQueue(String capability) {
         return CAPABILITY_QUEUE_PREFIX + capability;
+    }
+
+    /** The recipient (as the ledger and the routing rules name it) of a message addressed to a capability. */
+    public static String capabilityRecipient(String capability) {
+        return CAPABILITY_RECIPIENT_PREFIX + capability;
+    }
+
+    /** The capability a recipient names ("capability:&lt;name&gt;" -> name), or null for an agent. */
+    public static String capabilityOf(String recipient) {
+        return recipient != null && recipient.startsWith(CAPABILITY_RECIPIENT_PREFIX)
+                ? recipient.substring(CAPABILITY_RECIPIENT_PREFIX.length()) : null;
+    }
+
+    /**
+     * The one mapping of a recipient to its queue, used by every path that sends, resends, checks or dead-letters a
+     * copy: "capability:&lt;name&gt;" -> mas.capability.&lt;name&gt;, an agent id -> mas.agent.&lt;id&gt;.
+     */
+    public static String recipientQueue(String recipient) {
+        String capability = capabilityOf(recipient);
+        return capability != null ? capabilityQueue(capability) : agentQueue(recipient);
+    }
+
+    /**
+     * The inverse of {@link #recipientQueue}: the recipient whose queue this is, or null for any other queue (mas.dlq,
+     * ...) and for one named after no valid recipient (such as mas.agent.capability:x, which no agent can have).
+     */
+    public static String queueRecipient(String queue) {
+        if (queue == null) {
+            return null;
+        }
+        if (queue.startsWith(AGENT_QUEUE_PREFIX)) {
+            String agent = queue.substring(AGENT_QUEUE_PREFIX.length());
+            return isAgentId(agent) && capabilityOf(agent) == null ? agent : null;
+        }
+        if (queue.startsWith(CAPABILITY_QUEUE_PREFIX)) {
+            String capability = queue.substring(CAPABILITY_QUEUE_PREFIX.length());
+            return isCapability(capability) ? capabilityRecipient(capability) : null;
+        }
+        return null;
     }
 }

@@ -31,6 +31,8 @@ import org.mas.broker.delivery.ledger.LedgerDatabases;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
+import org.mas.broker.identity.CapabilityDirectory;
+import org.mas.broker.identity.ConfiguredCapabilities;
 import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.batch.BatchJmsComponent;
 import org.mas.broker.rest.AuditTrail;
@@ -86,10 +88,17 @@ public class BrokerBeans implements CamelConfiguration {
         context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
         context.addComponent(BatchJmsComponent.SCHEME, new BatchJmsComponent(jms.transactedConnectionFactory()));
         BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
-        // starts the embedded broker (or configures the external one) when the context starts, before any route;
-        // stops it after the routes
+        QueueAdmin queueAdmin = new QueueAdmin(management);
+        // who offers which capability: the configured agents (the agent registry, once there is one)
+        ConfiguredCapabilities configuredCapabilities = new ConfiguredCapabilities(settings.agents().stream()
+                .collect(java.util.stream.Collectors.toMap(Agent::id, Agent::capabilities)));
+        CapabilityDirectory capabilities = configuredCapabilities;
+        registry.bind("capabilities", capabilities);
+        // starts the embedded broker (or configures the external one) when the context starts, before any route, and
+        // creates a queue for every offered capability, so its agents can consume before any message; stops the broker
+        // after the routes
         context.addService(new BrokerLifecycle(jms, embedded, () -> AddressSettingsPolicy.applyThroughManagement(management,
-                settings)), true, true);
+                settings), () -> createCapabilityQueues(queueAdmin, configuredCapabilities.offered())), true, true);
 
         RestResponses restResponses = new RestResponses();
         AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
@@ -97,7 +106,6 @@ public class BrokerBeans implements CamelConfiguration {
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "agent-directory-refresh"));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
-        QueueAdmin queueAdmin = new QueueAdmin(management);
         registry.bind("queuesApi", new QueuesApi(queueAdmin, agents::invalidate, restResponses));
         registry.bind("backlog", new BacklogGuard(queueAdmin, settings.backlogLimit(),
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths")));
@@ -107,7 +115,7 @@ public class BrokerBeans implements CamelConfiguration {
         context.addStartupListener(scopes); // reads each verb's scope from the REST model; none declared stops start-up
         registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
-        registry.bind("recipients", new RecipientResolver(agents));
+        registry.bind("recipients", new RecipientResolver(agents, capabilities));
         AgentQueueActivity activity = new AgentQueueActivity();
         registry.bind("agentQueueActivity", activity);
         registry.bind("delivery", new DeliveryPreparer(activity));
@@ -141,7 +149,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
-        AckTracker tracker = new AckTracker(context, ledger, steps, Duration.ofSeconds(settings.ackTimeout()),
+        AckTracker tracker = new AckTracker(context, ledger, steps, capabilities, Duration.ofSeconds(settings.ackTimeout()),
                 settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
                 settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
                 Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))),
@@ -175,6 +183,23 @@ public class BrokerBeans implements CamelConfiguration {
         warnAboutApiKeys(settings);
     }
 
+    private static void createCapabilityQueues(QueueAdmin queues, java.util.Set<String> capabilities) {
+        java.util.List<String> created = new java.util.ArrayList<>();
+        for (String capability : capabilities) {
+            try {
+                if (queues.ensureCapabilityQueue(capability)) {
+                    created.add(org.mas.broker.MasNames.capabilityQueue(capability));
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("Could not create the queue " + org.mas.broker.MasNames.capabilityQueue(
+                        capability) + " for the capability '" + capability + "': " + e.getMessage(), e);
+            }
+        }
+        if (!created.isEmpty()) {
+            LOG.info("Created the capability queues {}", created);
+        }
+    }
+
     /** retry_count redeliveries with exponential back-off; delays do not hold REST or file threads (async). */
     static RedeliveryPolicy redeliveryPolicy(BrokerSettings settings) {
         RedeliveryPolicy policy = new RedeliveryPolicy();
@@ -202,30 +227,36 @@ public class BrokerBeans implements CamelConfiguration {
         }
     }
 
-    /** Starts the embedded broker before the routes; stops the JMS connections, then the broker, after them. */
+    /**
+     * Starts the embedded broker before the routes (then creates the queues the router owns); stops the JMS
+     * connections, then the broker, after them.
+     */
     static final class BrokerLifecycle extends ServiceSupport {
         private final JmsConnections jms;
         private final EmbeddedArtemis embedded;
         private final Runnable configureExternal;
+        private final Runnable createQueues;
 
-        BrokerLifecycle(JmsConnections jms, EmbeddedArtemis embedded, Runnable configureExternal) {
+        BrokerLifecycle(JmsConnections jms, EmbeddedArtemis embedded, Runnable configureExternal, Runnable createQueues) {
             this.jms = jms;
             this.embedded = embedded;
             this.configureExternal = configureExternal;
+            this.createQueues = createQueues;
         }
 
         @Override
         protected void doStart() throws Exception {
             if (embedded != null) {
                 embedded.start();
-                return;
+            } else {
+                try {
+                    configureExternal.run();
+                } catch (RuntimeException e) {
+                    throw new IllegalStateException("Could not apply the mas.* address settings to the external broker "
+                            + "(the router's user needs the manage permission on it): " + e.getMessage(), e);
+                }
             }
-            try {
-                configureExternal.run();
-            } catch (RuntimeException e) {
-                throw new IllegalStateException("Could not apply the mas.* address settings to the external broker (the "
-                        + "router's user needs the manage permission on it): " + e.getMessage(), e);
-            }
+            createQueues.run();
         }
 
         @Override

@@ -306,6 +306,8 @@ public final class SettingsLoader {
             require(agent.id() != null && org.mas.broker.MasNames.isAgentId(agent.id()), key + ".id",
                     "must match " + org.mas.broker.MasNames.AGENT_ID_REGEX + ", got '" + agent.id() + "'");
             require(!agent.id().equals(org.mas.broker.MasNames.BROADCAST), key + ".id", "'broadcast' is reserved");
+            require(org.mas.broker.MasNames.capabilityOf(agent.id()) == null, key + ".id", "must not start with '"
+                    + org.mas.broker.MasNames.CAPABILITY_RECIPIENT_PREFIX + "', which names a capability, got '" + agent.id() + "'");
             require(!agentIds.contains(agent.id()), key + ".id", "duplicate agent id '" + agent.id() + "'");
             agentIds.add(agent.id());
             require(!agent.id().equals(org.mas.broker.MasNames.ROUTER_USER), key + ".id", "'"

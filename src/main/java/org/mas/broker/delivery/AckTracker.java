@@ -31,6 +31,7 @@ import org.mas.broker.envelope.CopyProperties;
 import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerEvent;
 import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
+import org.mas.broker.identity.CapabilityDirectory;
 
 /**
  * Follows every copy of a {@code requires_ack} message until its recipient acknowledges it. No acknowledgment within
@@ -42,6 +43,10 @@ import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
  * Locking is per copy: a send (again, or to mas.dlq) holds only its own copy's monitor, so it never delays the
  * acknowledgment of another copy. An acknowledgment for a copy the tracker does not follow never waits for other
  * messages' steps: the ledger says whether this message still has steps on their way to the database.
+ * <p>
+ * A copy sent to a capability (recipient "capability:&lt;name&gt;") is acknowledged by whichever agent offering it
+ * took it: an acknowledgment by agent w of message m applies to m's copy for w if there is one, else to m's copy for a
+ * capability w offers. Its steps name w as their actor.
  */
 public class AckTracker extends ServiceSupport {
 
@@ -95,6 +100,7 @@ public class AckTracker extends ServiceSupport {
     private final CamelContext context;
     private final DeliveryLedger ledger;
     private final DeliverySteps steps;
+    private final CapabilityDirectory capabilities;
     private final Duration ackTimeout;
     private final int retryCount;
     private final long initialDelayMs;
@@ -106,6 +112,10 @@ public class AckTracker extends ServiceSupport {
     private final Map<String, Copy> copies = new ConcurrentHashMap<>();
     /** Held early acknowledgments, oldest first (all are held equally long); guarded by itself, no I/O under it. */
     private final LinkedHashMap<String, EarlyAck> earlyAcks = new LinkedHashMap<>();
+    /** The same, by message id: a capability copy's step finds the acknowledgment held under its agent. */
+    private final Map<String, List<EarlyAck>> earlyAcksByMessage = new HashMap<>();
+    /** Messages whose acknowledgment is being looked up now (see {@link CapabilitySteps}). */
+    private final Map<String, CapabilitySteps> acksInFlight = new ConcurrentHashMap<>();
     private volatile int earlyCount;
     private final java.util.function.Consumer<Duration> latency;
     private ProducerTemplate producer;
@@ -115,12 +125,14 @@ public class AckTracker extends ServiceSupport {
      * @param earlyHold    how long an acknowledgment for a copy not yet known is held for its "queued" step
      * @param maxEarlyAcks at most this many are held; beyond, the oldest is answered as it stands
      */
-    public AckTracker(CamelContext context, DeliveryLedger ledger, DeliverySteps steps, Duration ackTimeout, int retryCount,
+    public AckTracker(CamelContext context, DeliveryLedger ledger, DeliverySteps steps, CapabilityDirectory capabilities,
+                      Duration ackTimeout, int retryCount,
                       long initialDelayMs, double multiplier, long maxDelayMs, Duration scanInterval,
                       Duration earlyHold, int maxEarlyAcks, java.util.function.Consumer<Duration> ackedLatency) {
         this.context = context;
         this.ledger = ledger;
         this.steps = steps;
+        this.capabilities = capabilities;
         this.ackTimeout = ackTimeout;
         this.retryCount = retryCount;
         this.initialDelayMs = initialDelayMs;
@@ -161,11 +173,22 @@ public class AckTracker extends ServiceSupport {
             Copy known = copies.putIfAbsent(key, queued);
             copy = known == null ? queued : known;
         }
+        String capability = MasNames.capabilityOf(event.recipient());
+        if (capability != null) {
+            CapabilitySteps inFlight = acksInFlight.get(event.messageId());
+            if (inFlight != null) {
+                inFlight.recipients.add(event.recipient()); // before looking for held acknowledgments: see hold()
+            }
+        }
         EarlyAck early = takeEarlyAck(key);
+        if (early == null && capability != null) {
+            early = takeEarlyAckOffering(event.messageId(), capability); // held under the agent that took the copy
+        }
         if (early != null) {
+            EarlyAck held = early;
             Copy target = copy;
             // not on the recording thread (a consumer's, after its commit): the tracker's own
-            run(() -> resolve(early, target));
+            run(() -> resolve(held, target));
         }
     }
 
@@ -189,23 +212,32 @@ public class AckTracker extends ServiceSupport {
      */
     public Result acknowledge(String messageId, String agent, String status, String detail, Consumer<Result> later)
             throws Exception {
+        if (MasNames.capabilityOf(agent) != null) {
+            return new Result(Outcome.NOT_A_RECIPIENT, null); // a capability is acknowledged by an agent, as itself
+        }
         String key = key(messageId, agent);
         Copy copy = copies.get(key);
         if (copy != null) {
             return seen(messageId, agent, applyTo(copy, agent, status, detail));
         }
-        Result untracked = notTracked(messageId, agent, status, detail);
-        if (untracked.outcome() != Outcome.UNKNOWN_MESSAGE && untracked.outcome() != Outcome.NOT_A_RECIPIENT) {
-            return seen(messageId, agent, untracked);
-        }
-        if (later != null) {
-            return hold(key, messageId, agent, status, detail, untracked, later);
-        }
-        if (untracked.outcome() == Outcome.UNKNOWN_MESSAGE) {
-            return untracked; // answered now: a REST caller can ask again
-        }
         CompletableFuture<Result> outcome = new CompletableFuture<>();
-        Result held = hold(key, messageId, agent, status, detail, untracked, outcome::complete);
+        Result held;
+        CapabilitySteps inFlight = announce(messageId);
+        try {
+            Result untracked = notTracked(messageId, agent, status, detail);
+            if (untracked.outcome() != Outcome.UNKNOWN_MESSAGE && untracked.outcome() != Outcome.NOT_A_RECIPIENT) {
+                return seen(messageId, agent, untracked);
+            }
+            if (later != null) {
+                return hold(key, messageId, agent, status, detail, untracked, later, inFlight);
+            }
+            if (untracked.outcome() == Outcome.UNKNOWN_MESSAGE) {
+                return untracked; // answered now: a REST caller can ask again
+            }
+            held = hold(key, messageId, agent, status, detail, untracked, outcome::complete, inFlight);
+        } finally {
+            withdraw(messageId);
+        }
         if (held.outcome() != Outcome.HELD) {
             return held;
         }
@@ -275,14 +307,23 @@ public class AckTracker extends ServiceSupport {
     /**
      * What the ledger says of a copy the tracker does not follow. Waits only for this message's own steps still on
      * their way to the database, never for a flush of everything. UNKNOWN_MESSAGE, or NOT_A_RECIPIENT with the
-     * message's accepted_at as status, when it has no copy for this agent.
+     * message's accepted_at as status, when it has no copy for this agent nor for a capability the agent offers.
      */
     private Result notTracked(String messageId, String agent, String status, String detail) throws Exception {
         if (!ledger.awaitWritten(messageId, LEDGER_WAIT)) {
             throw new IllegalStateException("the delivery ledger is behind; try the acknowledgment again");
         }
+        String recipient = agent;
         Optional<String> current = ledger.storedDeliveryStatus(messageId, agent);
         Copy copy = copies.get(key(messageId, agent)); // recorded meanwhile
+        if (copy == null && current.isEmpty()) {
+            Optional<String> offered = capabilityRecipient(messageId, agent);
+            if (offered.isPresent()) {
+                recipient = offered.get();
+                current = ledger.storedDeliveryStatus(messageId, recipient);
+                copy = copies.get(key(messageId, recipient));
+            }
+        }
         if (copy != null) {
             return applyTo(copy, agent, status, detail);
         }
@@ -293,10 +334,21 @@ public class AckTracker extends ServiceSupport {
         }
         if (current.get().equals("queued") && status.equals("processed")) {
             // a copy that needed no acknowledgment: record the one that came anyway
-            steps.publish(new LedgerEvent(Kind.ACKED, messageId, agent, 0, Instant.now(), detail, agent, false, null, null));
+            steps.publish(new LedgerEvent(Kind.ACKED, messageId, recipient, 0, Instant.now(), detail, agent, false, null, null));
             return new Result(Outcome.APPLIED, "acked");
         }
         return new Result(Outcome.ALREADY_FINAL, current.get());
+    }
+
+    /** The message's copy for a capability this agent offers ("capability:&lt;name&gt;"), as stored; empty if none. */
+    private Optional<String> capabilityRecipient(String messageId, String agent) throws Exception {
+        for (String recipient : ledger.storedRecipients(messageId)) {
+            String capability = MasNames.capabilityOf(recipient);
+            if (capability != null && capabilities.offers(agent, capability)) {
+                return Optional.of(recipient);
+            }
+        }
+        return Optional.empty();
     }
 
     /**
@@ -305,7 +357,7 @@ public class AckTracker extends ServiceSupport {
      * recipient can answer first. One for a message accepted longer than the hold ago is answered at once.
      */
     private Result hold(String key, String messageId, String agent, String status, String detail, Result ifNoCopy,
-                        Consumer<Result> later) throws Exception {
+                        Consumer<Result> later, CapabilitySteps inFlight) throws Exception {
         Result plain = new Result(ifNoCopy.outcome(), null);
         if (ifNoCopy.status() != null && Instant.parse(ifNoCopy.status()).plus(earlyHold).isBefore(Instant.now())) {
             return plain;
@@ -318,9 +370,12 @@ public class AckTracker extends ServiceSupport {
                 return plain; // one is held for this copy already
             }
             earlyAcks.put(key, early);
+            earlyAcksByMessage.computeIfAbsent(messageId, id -> new ArrayList<>(1)).add(early);
             for (Iterator<EarlyAck> it = earlyAcks.values().iterator(); earlyAcks.size() > maxEarlyAcks && it.hasNext();) {
-                evicted.add(it.next());
+                EarlyAck oldest = it.next();
                 it.remove();
+                forgetByMessage(oldest);
+                evicted.add(oldest);
             }
             earlyCount = earlyAcks.size();
         }
@@ -330,7 +385,38 @@ public class AckTracker extends ServiceSupport {
         if (copy != null && takeEarlyAck(key) == early) {
             return seen(messageId, agent, applyTo(copy, agent, status, detail));
         }
+        // the same for a copy of a capability this agent offers (announced before the lookup, so none is missed)
+        for (String recipient : inFlight.recipients) {
+            if (capabilities.offers(agent, MasNames.capabilityOf(recipient)) && takeEarlyAck(key) == early) {
+                Copy offered = copies.get(key(messageId, recipient));
+                run(() -> resolve(early, offered));
+                break;
+            }
+        }
         return new Result(Outcome.HELD, null);
+    }
+
+    /**
+     * The capability copies of one message whose "queued" step came while an acknowledgment of that message was being
+     * looked up: such a step may pass before the acknowledgment is held under its agent's key, which the step cannot
+     * know (the copy's recipient is the capability).
+     */
+    private static final class CapabilitySteps {
+        int lookups; // guarded by the map's compute
+        final java.util.Set<String> recipients = ConcurrentHashMap.newKeySet();
+    }
+
+    /** Before an acknowledgment's lookup in the ledger; {@link #withdraw} after it is applied or held. */
+    private CapabilitySteps announce(String messageId) {
+        return acksInFlight.compute(messageId, (id, steps) -> {
+            CapabilitySteps in = steps == null ? new CapabilitySteps() : steps;
+            in.lookups++;
+            return in;
+        });
+    }
+
+    private void withdraw(String messageId) {
+        acksInFlight.computeIfPresent(messageId, (id, steps) -> --steps.lookups == 0 ? null : steps);
     }
 
     private EarlyAck takeEarlyAck(String key) {
@@ -339,8 +425,41 @@ public class AckTracker extends ServiceSupport {
         }
         synchronized (earlyAcks) {
             EarlyAck early = earlyAcks.remove(key);
+            if (early != null) {
+                forgetByMessage(early);
+            }
             earlyCount = earlyAcks.size();
             return early;
+        }
+    }
+
+    /** A held acknowledgment of this message by an agent that offers the capability, taken; null if none. */
+    private EarlyAck takeEarlyAckOffering(String messageId, String capability) {
+        if (earlyCount == 0) {
+            return null;
+        }
+        synchronized (earlyAcks) {
+            List<EarlyAck> held = earlyAcksByMessage.get(messageId);
+            if (held == null) {
+                return null;
+            }
+            for (EarlyAck early : held) {
+                if (capabilities.offers(early.agent(), capability)) {
+                    earlyAcks.remove(early.key());
+                    forgetByMessage(early);
+                    earlyCount = earlyAcks.size();
+                    return early;
+                }
+            }
+            return null;
+        }
+    }
+
+    /** Called with the earlyAcks monitor held. */
+    private void forgetByMessage(EarlyAck early) {
+        List<EarlyAck> held = earlyAcksByMessage.get(early.messageId());
+        if (held != null && held.remove(early) && held.isEmpty()) {
+            earlyAcksByMessage.remove(early.messageId());
         }
     }
 
@@ -370,6 +489,7 @@ public class AckTracker extends ServiceSupport {
                 }
                 expired.add(early);
                 it.remove();
+                forgetByMessage(early);
             }
             earlyCount = earlyAcks.size();
         }
@@ -437,7 +557,7 @@ public class AckTracker extends ServiceSupport {
     private void resend(Copy copy) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
         int send = copy.sends + 1;
-        headers.put(JmsConstants.JMS_DESTINATION_NAME, MasNames.agentQueue(copy.agent));
+        headers.put(JmsConstants.JMS_DESTINATION_NAME, MasNames.recipientQueue(copy.agent));
         // a resend after a crash is dropped; a replayed message (accepted again) has resends of its own
         CopyProperties.forRecipient(headers::put, copy.agent,
                 CopyProperties.resendDuplicateId(copy.messageId, copy.agent, send, generation(copy)));
@@ -452,7 +572,7 @@ public class AckTracker extends ServiceSupport {
     /** Called with the copy's monitor held (only). */
     private void sendDeadLetter(Copy copy, String reason) {
         Map<String, Object> headers = new HashMap<>(copy.headers);
-        String queue = MasNames.agentQueue(copy.agent);
+        String queue = MasNames.recipientQueue(copy.agent);
         DeadLetters.deadLetter(headers::put, reason, copy.sends, queue,
                 DeadLetters.duplicateId(copy.messageId, queue, "ack:" + generation(copy) + ":" + copy.sends));
         producer.sendBodyAndHeaders("jmsNonTx:queue:" + MasNames.DLQ + "?exchangePattern=InOnly", copy.envelope, headers);

@@ -65,7 +65,8 @@ public class DeadLetterApi {
         String agent = in.getHeader("agent", String.class);
         if (agent != null) {
             if (MasNames.isAgentId(agent)) {
-                conditions.add(MasNames.HEADER_TARGET + " = '" + MasNames.agentQueue(agent) + "'");
+                // an agent, or a capability as its recipient "capability:<name>"
+                conditions.add(MasNames.HEADER_TARGET + " = '" + MasNames.recipientQueue(agent) + "'");
             } else {
                 problems.add("agent: not an agent id");
             }
@@ -194,17 +195,17 @@ public class DeadLetterApi {
         responses.json(exchange, 200, Map.of("id", id, "deleted", removed));
     }
 
-    /** The agents whose copies were dead-lettered, or null if one failed before its recipients were known. */
+    /** The recipients whose copies were dead-lettered, or null if one failed before its recipients were known. */
     private static java.util.Set<String> deadLetteredAgents(List<Message> deadLetters) throws Exception {
-        java.util.Set<String> agents = new java.util.LinkedHashSet<>();
+        java.util.Set<String> recipients = new java.util.LinkedHashSet<>();
         for (Message message : deadLetters) {
-            String target = message.getStringProperty(MasNames.HEADER_TARGET);
-            if (target == null || !target.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
+            String recipient = MasNames.queueRecipient(message.getStringProperty(MasNames.HEADER_TARGET));
+            if (recipient == null) {
                 return null;
             }
-            agents.add(target.substring(MasNames.AGENT_QUEUE_PREFIX.length()));
+            recipients.add(recipient);
         }
-        return agents;
+        return recipients;
     }
 
     private static List<Message> take(Session session, String id) throws Exception {
@@ -225,8 +226,7 @@ public class DeadLetterApi {
         item.put("id", message.getStringProperty(MasNames.HEADER_ID));
         String target = message.getStringProperty(MasNames.HEADER_TARGET);
         item.put("target", target);
-        item.put("agent", target != null && target.startsWith(MasNames.AGENT_QUEUE_PREFIX)
-                ? target.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null);
+        item.put("agent", MasNames.queueRecipient(target)); // the recipient: an agent id, or "capability:<name>"
         item.put("reason", message.getStringProperty(MasNames.HEADER_ERROR));
         item.put("attempts", message.propertyExists(MasNames.HEADER_ATTEMPTS) ? message.getIntProperty(MasNames.HEADER_ATTEMPTS) : null);
         item.put("ingress", message.getStringProperty(MasNames.HEADER_INGRESS));

@@ -17,20 +17,17 @@ public class DeliveryPreparer {
     public DeliveryPreparer(AgentQueueActivity activity) {
         this.activity = activity;
     }
-
-
-
-    /** Called inside the split over {@code mas_recipients}: the body is the recipient's agent id. */
+    /** Called inside the split over {@code mas_recipients}: the body is the recipient (an agent id or a capability). */
     public void toAgentQueue(Exchange exchange) {
         Message in = exchange.getIn();
-        String agentId = in.getBody(String.class);
+        String recipient = in.getBody(String.class);
         Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
-        String queue = MasNames.agentQueue(agentId);
-        activity.sendingTo(agentId);
+        String queue = MasNames.recipientQueue(recipient);
+        activity.sendingTo(recipient);
         in.removeHeader(MasNames.HEADER_RECIPIENTS);
         in.setHeader(JmsConstants.JMS_DESTINATION_NAME, queue);
         String replay = exchange.getProperty(MasNames.PROPERTY_REPLAY, String.class);
-        CopyProperties.forRecipient(in::setHeader, agentId, CopyProperties.duplicateId(envelope.getId(), agentId, replay));
+        CopyProperties.forRecipient(in::setHeader, recipient, CopyProperties.duplicateId(envelope.getId(), recipient, replay));
         in.setBody(envelope.toJson());
     }
 }

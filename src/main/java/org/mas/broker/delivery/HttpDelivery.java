@@ -37,7 +37,7 @@ public class HttpDelivery {
                 in.setHeader(name, jms.getStringProperty(name));
             }
         }
-        in.setHeader(MasNames.HEADER_TARGET, MasNames.agentQueue(agent));
+        in.setHeader(MasNames.HEADER_TARGET, MasNames.recipientQueue(agent));
         exchange.setProperty(MasNames.PROPERTY_SENDER, org.mas.broker.queues.JmsConnections.TRANSACTED_COMPONENT);
         exchange.getExchangeExtension().setTransacted(true);
         in.setBody(body);

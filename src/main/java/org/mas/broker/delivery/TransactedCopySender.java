@@ -102,7 +102,7 @@ public class TransactedCopySender {
             }
         });
         for (String agent : recipients) {
-            String queue = MasNames.agentQueue(agent);
+            String queue = MasNames.recipientQueue(agent);
             activity.sendingTo(agent);
             TextMessage copy = session.createTextMessage(body);
             for (Map.Entry<String, Object> property : properties.entrySet()) {

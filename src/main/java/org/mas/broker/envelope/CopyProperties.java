@@ -39,8 +39,8 @@ public final class CopyProperties {
     }
 
     /** What one recipient's copy adds: its queue as mas_target, and its Artemis duplicate id. */
-    public static void forRecipient(BiConsumer<String, Object> properties, String agentId, String duplicateId) {
-        properties.accept(MasNames.HEADER_TARGET, MasNames.agentQueue(agentId));
+    public static void forRecipient(BiConsumer<String, Object> properties, String recipient, String duplicateId) {
+        properties.accept(MasNames.HEADER_TARGET, MasNames.recipientQueue(recipient));
         properties.accept(MasNames.HEADER_DUPLICATE_ID, duplicateId);
     }
 

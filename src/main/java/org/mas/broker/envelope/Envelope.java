@@ -42,7 +42,7 @@ public final class Envelope {
         return node.get("from_agent").asText();
     }
 
-    /** The recipient's id, "broadcast", or null when the envelope names {@code to_agents}. */
+    /** The recipient's id, "broadcast", or null when the envelope names {@code to_agents} or {@code to_capability}. */
     public String getToAgent() {
         JsonNode to = node.get("to_agent");
         return to == null ? null : to.asText();
@@ -55,6 +55,12 @@ public final class Envelope {
             return List.of();
         }
         return java.util.stream.StreamSupport.stream(to.spliterator(), false).map(JsonNode::asText).toList();
+    }
+
+    /** The capability named by {@code to_capability}, or null. */
+    public String getToCapability() {
+        JsonNode to = node.get("to_capability");
+        return to == null ? null : to.asText();
     }
 
     public boolean isBroadcast() {

@@ -53,7 +53,7 @@ public class EnvelopeProcessor {
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final List<String> LEADING_FIELDS = List.of("id", "from_agent", "to_agent", "to_agents",
-            "message_type", "payload", "priority", "requires_ack", "timestamp", "correlation_id", "ttl");
+            "to_capability", "message_type", "payload", "priority", "requires_ack", "timestamp", "correlation_id", "ttl");
 
     private final Schema schema;
     private final long maxMessageSize;
@@ -147,24 +147,38 @@ public class EnvelopeProcessor {
         return object;
     }
 
+    private static final List<String> ADDRESS_FIELDS = List.of("to_agent", "to_agents", "to_capability");
+
     private static List<String> describe(ObjectNode envelope, List<Error> errors) { // a mutable list
         List<String> details = new ArrayList<>();
         boolean recipientsReported = false;
         for (Error error : errors) {
-            // the envelope-level oneOf (to_agent or to_agents) reports itself and its branches: one clear line instead
+            // the envelope-level oneOf (to_agent, to_agents or to_capability) reports itself and its branches: one
+            // clear line instead
             boolean aboutRecipients = error.getInstanceLocation().getNameCount() == 0
                     && error.getEvaluationPath().getNameCount() > 0 && "oneOf".equals(error.getEvaluationPath().getName(0));
             if (aboutRecipients) {
                 if (!recipientsReported) {
-                    details.add("$: exactly one of to_agent or to_agents is required"
-                            + (envelope.has("to_agent") && envelope.has("to_agents") ? " (both are present)" : ""));
+                    List<String> present = ADDRESS_FIELDS.stream().filter(envelope::has).toList();
+                    details.add("$: exactly one of to_agent, to_agents or to_capability is required"
+                            + (present.size() > 1 ? " (" + String.join(" and ", present) + " are present)" : ""));
                     recipientsReported = true;
                 }
+            } else if (isCapabilityAsAgent(error)) {
+                details.add(error.getInstanceLocation() + ": '" + error.getInstanceNode().asText() + "' is not an agent "
+                        + "id that can be addressed: ids starting with '" + MasNames.CAPABILITY_RECIPIENT_PREFIX
+                        + "' name capabilities; address a capability with to_capability");
             } else {
                 details.add(error.toString());
             }
         }
         return details;
+    }
+
+    /** The schema's recipientAgentId refuses "capability:..." as an agent to address (it names a capability). */
+    private static boolean isCapabilityAsAgent(Error error) {
+        return "not".equals(error.getKeyword()) && error.getInstanceNode() != null && error.getInstanceNode().isTextual()
+                && error.getInstanceNode().asText().startsWith(MasNames.CAPABILITY_RECIPIENT_PREFIX);
     }
 
     Envelope normalize(ObjectNode in) {
@@ -176,10 +190,10 @@ public class EnvelopeProcessor {
         ObjectNode out = MAPPER.createObjectNode();
         out.put("id", in.hasNonNull("id") ? in.get("id").asText() : defaultId != null ? defaultId : UUID.randomUUID().toString());
         out.set("from_agent", in.get("from_agent"));
-        if (in.has("to_agent")) {
-            out.set("to_agent", in.get("to_agent"));
-        } else {
-            out.set("to_agents", in.get("to_agents"));
+        for (String address : ADDRESS_FIELDS) { // exactly one is present
+            if (in.has(address)) {
+                out.set(address, in.get(address));
+            }
         }
         out.set("message_type", in.get("message_type"));
         out.set("payload", in.get("payload"));

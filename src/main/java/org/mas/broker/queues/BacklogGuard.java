@@ -49,7 +49,7 @@ public class BacklogGuard {
         this.background = background;
     }
 
-    /** After the routing rules: every recipient's queue must be under the limit. */
+    /** After the routing rules: every recipient's queue (an agent's or a capability's) must be under the limit. */
     public void admit(Exchange exchange) throws BacklogException {
         refreshSoon();
         @SuppressWarnings("unchecked")
@@ -58,7 +58,7 @@ public class BacklogGuard {
             return;
         }
         for (String agent : recipients) {
-            String queue = MasNames.agentQueue(agent);
+            String queue = MasNames.recipientQueue(agent);
             long depth = depths.getOrDefault(queue, 0L);
             if (depth >= limit) {
                 String reason = "backlog: " + queue + " holds " + depth + " messages (limit " + limit + ")";
@@ -67,7 +67,7 @@ public class BacklogGuard {
             }
         }
         for (String agent : recipients) {
-            depths.merge(MasNames.agentQueue(agent), 1L, Long::sum); // counted until the next reading replaces it
+            depths.merge(MasNames.recipientQueue(agent), 1L, Long::sum); // counted until the next reading replaces it
         }
     }
 

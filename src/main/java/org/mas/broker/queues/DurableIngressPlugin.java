@@ -63,8 +63,9 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
     }
 
     /**
-     * @param protectAgentQueues also drop the duplicate id of what clients send straight to mas.agent.* queues: only
-     * where the router talks to the broker in-VM (the embedded default), so that its own copies keep theirs
+     * @param protectAgentQueues also drop the duplicate id of what clients send straight to mas.agent.* and
+     * mas.capability.* queues: only where the router talks to the broker in-VM (the embedded default), so that its own
+     * copies keep theirs
      */
     public DurableIngressPlugin(long maxMessageSize, boolean protectAgentQueues) {
         this.sizeLimit = limitFor(maxMessageSize);
@@ -72,6 +73,7 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
     }
 
     private static final SimpleString AGENT_QUEUE_PREFIX = SimpleString.of(MasNames.AGENT_QUEUE_PREFIX);
+    private static final SimpleString CAPABILITY_QUEUE_PREFIX = SimpleString.of(MasNames.CAPABILITY_QUEUE_PREFIX);
     private final boolean protectAgentQueues;
 
     @Override
@@ -105,7 +107,8 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
         if (address == null) {
             return;
         }
-        if (protectAgentQueues && address.startsWith(AGENT_QUEUE_PREFIX) && isRemote(session)) {
+        if (protectAgentQueues && (address.startsWith(AGENT_QUEUE_PREFIX) || address.startsWith(CAPABILITY_QUEUE_PREFIX))
+                && isRemote(session)) {
             // a client's own duplicate id on an agent queue would make Artemis drop the router's copy of that id
             stripDuplicateId(message);
             return;

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.activemq.artemis.api.core.management.ResourceNames;
@@ -27,9 +28,10 @@ public class QueueAdmin {
         this.management = management;
     }
 
-    /** What the API shows of one queue. */
-    public record QueueInfo(String name, String agent, long depth, int consumers, long added, long acknowledged,
-                            long expired, long deadLettered) {
+    /** What the API shows of one queue: {@code agent} for an agent queue, {@code capability} for a capability's. */
+    public record QueueInfo(String name, @JsonInclude(JsonInclude.Include.NON_NULL) String agent,
+                            @JsonInclude(JsonInclude.Include.NON_NULL) String capability, long depth, int consumers,
+                            long added, long acknowledged, long expired, long deadLettered) {
     }
 
     public static boolean isMasQueue(String name) {
@@ -68,6 +70,32 @@ public class QueueAdmin {
      */
     public QueueInfo createAgentQueue(String agent, Long maxDepth, Long ttlSeconds) throws Exception {
         String name = MasNames.agentQueue(agent);
+        createQueue(name, maxDepth, ttlSeconds);
+        return get(name).orElseThrow();
+    }
+
+    /**
+     * Creates the anycast queue mas.capability.&lt;capability&gt; unless it exists: the router makes it for every
+     * offered capability, so that the agents offering it can consume before any message is sent (they may not create
+     * queues). @return true if it was created
+     */
+    public boolean ensureCapabilityQueue(String capability) throws Exception {
+        String name = MasNames.capabilityQueue(capability);
+        if (get(name).isPresent()) {
+            return false;
+        }
+        try {
+            createQueue(name, null, null);
+            return true;
+        } catch (RuntimeException e) {
+            if (get(name).isPresent()) {
+                return false; // created meanwhile (another router, a first send)
+            }
+            throw e;
+        }
+    }
+
+    private void createQueue(String name, Long maxDepth, Long ttlSeconds) throws Exception {
         if (maxDepth != null || ttlSeconds != null) {
             Map<String, Object> settings = new LinkedHashMap<>();
             if (maxDepth != null) {
@@ -85,7 +113,6 @@ public class QueueAdmin {
         queue.put("routing-type", "ANYCAST");
         queue.put("durable", true);
         management.invoke(ResourceNames.BROKER, "createQueue", MAPPER.writeValueAsString(queue));
-        return get(name).orElseThrow();
     }
 
     public void delete(String name) throws Exception {
@@ -128,7 +155,8 @@ public class QueueAdmin {
     private static QueueInfo info(JsonNode queue) {
         String name = queue.path("name").asText();
         String agent = name.startsWith(MasNames.AGENT_QUEUE_PREFIX) ? name.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
-        return new QueueInfo(name, agent, queue.path("messageCount").asLong(), queue.path("consumerCount").asInt(),
+        String capability = MasNames.capabilityOf(MasNames.queueRecipient(name));
+        return new QueueInfo(name, agent, capability, queue.path("messageCount").asLong(), queue.path("consumerCount").asInt(),
                 queue.path("messagesAdded").asLong(), queue.path("messagesAcked").asLong(),
                 queue.path("messagesExpired").asLong(), queue.path("messagesKilled").asLong());
     }

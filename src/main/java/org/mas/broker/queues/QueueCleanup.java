@@ -88,12 +88,13 @@ public class QueueCleanup {
         for (QueueAdmin.QueueInfo queue : queues.list()) {
             String name = queue.name();
             boolean agentQueue = name.startsWith(MasNames.AGENT_QUEUE_PREFIX);
-            if (queue.depth() > 0 && (agentQueue || name.equals(MasNames.INBOUND))) {
+            boolean recipientQueue = agentQueue || name.startsWith(MasNames.CAPABILITY_QUEUE_PREFIX);
+            if (queue.depth() > 0 && (recipientQueue || name.equals(MasNames.INBOUND))) {
                 expired += queues.expireDue(name, now.toEpochMilli());
             } else if (queue.depth() > 0 && name.equals(MasNames.EXPIRED)) {
                 discarded += queues.removeOlderThan(name, now.minus(expiredRetention).toEpochMilli());
             }
-            if (agentQueue) {
+            if (agentQueue) { // capability queues stay: the router made them for the agents that offer them
                 present.add(name);
                 Instant found = firstFound.computeIfAbsent(name, n -> now);
                 if (isIdle(queue, found, now) && removeIfStillIdle(queue, now)) {

@@ -61,6 +61,12 @@ public class QueuesApi {
             RestResponses.error(exchange, 400, "invalid queue request", List.of("$.agent: required, an agent id"));
             return;
         }
+        if (MasNames.capabilityOf(agent) != null) {
+            RestResponses.error(exchange, 400, "invalid queue request", List.of("$.agent: '" + agent + "' is not an agent "
+                    + "id: ids starting with '" + MasNames.CAPABILITY_RECIPIENT_PREFIX + "' name capabilities, whose queues "
+                    + MasNames.CAPABILITY_QUEUE_PREFIX + "<name> the router creates for the capabilities agents offer"));
+            return;
+        }
         Long maxDepth = positive(body, "max_depth");
         Long ttl = positive(body, "ttl");
         if ((body.has("max_depth") && maxDepth == null) || (body.has("ttl") && ttl == null)) {
@@ -79,7 +85,7 @@ public class QueuesApi {
 
     /** 409 unless empty or {@code ?force=true}. */
     public void delete(Exchange exchange) throws Exception {
-        String name = agentQueueName(exchange);
+        String name = agentQueueName(exchange, false);
         if (name == null) {
             return;
         }
@@ -100,7 +106,7 @@ public class QueuesApi {
     }
 
     public void purge(Exchange exchange) throws Exception {
-        String name = agentQueueName(exchange);
+        String name = agentQueueName(exchange, true);
         if (name == null) {
             return;
         }
@@ -121,13 +127,18 @@ public class QueuesApi {
         return name;
     }
 
-    /** Only agent queues can be deleted or purged: mas.dlq has its own audited API, the others are the broker's. */
-    private static String agentQueueName(Exchange exchange) {
+    /**
+     * Only agent queues can be deleted, and agent or capability queues purged: mas.dlq has its own audited API, the
+     * others are the broker's (a capability queue is the router's, made for the agents that offer it).
+     */
+    private static String agentQueueName(Exchange exchange, boolean capabilityToo) {
         exchange.setProperty(MasNames.PROPERTY_AUDIT_TARGET, exchange.getIn().getHeader("name", String.class));
         String name = name(exchange);
-        if (name != null && !name.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
-            RestResponses.error(exchange, 400, "not an agent queue",
-                    List.of("only mas.agent.* queues can be deleted or purged here; dead letters: /api/dlq"));
+        boolean capability = name != null && name.startsWith(MasNames.CAPABILITY_QUEUE_PREFIX);
+        if (name != null && !name.startsWith(MasNames.AGENT_QUEUE_PREFIX) && !(capabilityToo && capability)) {
+            RestResponses.error(exchange, 400, "not an agent queue", List.of(capability
+                    ? "capability queues are the router's: they can be purged, not deleted"
+                    : "only mas.agent.* queues can be deleted or purged here (mas.capability.* purged); dead letters: /api/dlq"));
             return null;
         }
         return name;

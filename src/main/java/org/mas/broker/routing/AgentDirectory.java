@@ -67,8 +67,8 @@ public class AgentDirectory {
         Set<String> agents = new TreeSet<>(configured);
         for (String queue : brokerQueueNames.get()) {
             if (queue.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
-                String agent = queue.substring(MasNames.AGENT_QUEUE_PREFIX.length());
-                if (MasNames.isAgentId(agent)) {
+                String agent = MasNames.queueRecipient(queue);
+                if (agent != null) {
                     agents.add(agent);
                 } else if (ignored.size() < 1_000 && ignored.add(queue)) {
                     // created by a client under a name no agent can have: never a recipient

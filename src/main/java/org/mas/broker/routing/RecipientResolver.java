@@ -9,24 +9,33 @@ import org.apache.camel.Exchange;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.envelope.Envelope;
+import org.mas.broker.identity.CapabilityDirectory;
 
 /**
  * Builds the recipient list of one message, in the header {@code mas_recipients}: routing rules in
- * routes/routing/routing-rules.yaml call it by the bean name {@code recipients}.
+ * routes/routing/routing-rules.yaml call it by the bean name {@code recipients}. A recipient is an agent id, or
+ * "capability:&lt;name&gt;" for whichever agent offering that capability is free (its queue mas.capability.&lt;name&gt;).
  */
 public class RecipientResolver {
 
     private final AgentDirectory directory;
+    private final CapabilityDirectory capabilities;
 
-    public RecipientResolver(AgentDirectory directory) {
+    public RecipientResolver(AgentDirectory directory, CapabilityDirectory capabilities) {
         this.directory = directory;
+        this.capabilities = capabilities;
     }
 
-    /** The recipients the envelope addresses: to_agent, to_agents, or every known agent but the sender. */
+    /**
+     * The recipients the envelope addresses: to_agent, to_agents, the capability of to_capability, or every known
+     * agent but the sender.
+     */
     public void addressed(Exchange exchange) {
         Envelope envelope = envelope(exchange);
         Set<String> recipients = new LinkedHashSet<>();
-        if (envelope.isBroadcast()) {
+        if (envelope.getToCapability() != null) {
+            recipients.add(MasNames.capabilityRecipient(envelope.getToCapability()));
+        } else if (envelope.isBroadcast()) {
             recipients.addAll(directory.knownAgents());
             recipients.remove(envelope.getFromAgent());
         } else if (envelope.getToAgent() != null) {
@@ -58,13 +67,24 @@ public class RecipientResolver {
         set(exchange, recipients);
     }
 
-    /** The last step of the rules: a message with no recipient left goes to mas.dlq with the reason. */
+    /**
+     * The last step of the rules: a message with no recipient left, or addressed to a capability no agent offers,
+     * goes to mas.dlq with the reason.
+     */
     public void requireAny(Exchange exchange) throws UnroutableException {
         Set<?> replayTargets = exchange.getProperty(MasNames.PROPERTY_REPLAY_TARGETS, Set.class);
         if (replayTargets != null) {
             Set<String> recipients = current(exchange);
             recipients.retainAll(replayTargets);
             set(exchange, recipients);
+        }
+        for (String recipient : current(exchange)) {
+            String capability = MasNames.capabilityOf(recipient);
+            if (capability != null && !(MasNames.isCapability(capability) && capabilities.isOffered(capability))) {
+                Envelope envelope = envelope(exchange);
+                throw new UnroutableException("unroutable: no agent offers the capability '" + capability + "' ("
+                        + envelope.getMessageType() + " from " + envelope.getFromAgent() + ")");
+            }
         }
         int count = current(exchange).size();
         if (count > MasNames.MAX_RECIPIENTS) {

@@ -322,6 +322,12 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void anAgentIdMayNotNameACapability() {
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_AGENTS", "capability:summarize"), "message_broker.agents[0].id",
+                "must not start with 'capability:'");
+    }
+
+    @Test
     void agentEndpointMustBeHttp() throws IOException {
         assertRejectedFile("agents: [{id: \"crm\", endpoint: \"ftp://x\"}]", "message_broker.agents[0].endpoint", "ftp://x");
     }

@@ -291,14 +291,70 @@ class EnvelopeProcessorTest {
         InvalidEnvelopeException e = rejection(minimalWith("\"to_agents\":[\"other\"]"));
 
         assertThat(e.getMessage()).isEqualTo("envelope does not match the schema");
-        assertThat(e.getDetails()).containsExactly("$: exactly one of to_agent or to_agents is required (both are present)");
+        assertThat(e.getDetails()).containsExactly(
+                "$: exactly one of to_agent, to_agents or to_capability is required (to_agent and to_agents are present)");
     }
 
     @Test
     void neitherToAgentNorToAgentsIsRejected() {
         InvalidEnvelopeException e = rejection("{\"from_agent\":\"planner\",\"message_type\":\"request\",\"payload\":{}}");
 
-        assertThat(e.getDetails()).containsExactly("$: exactly one of to_agent or to_agents is required");
+        assertThat(e.getDetails()).containsExactly("$: exactly one of to_agent, to_agents or to_capability is required");
+    }
+
+    // --- to_capability ------------------------------------------------------------------------------------------
+
+    @Test
+    void toCapabilityIsKeptAndReadable() throws Exception {
+        Exchange exchange = accept(
+                "{\"from_agent\":\"planner\",\"to_capability\":\"text.summarize\",\"message_type\":\"request\",\"payload\":{}}");
+        Envelope envelope = envelopeOf(exchange);
+
+        assertThat(envelope.getToCapability()).isEqualTo("text.summarize");
+        assertThat(envelope.getToAgent()).isNull();
+        assertThat(envelope.getToAgents()).isEmpty();
+        assertThat(envelope.isBroadcast()).isFalse();
+        assertThat(envelope.toJson()).contains("\"to_capability\":\"text.summarize\"").doesNotContain("to_agent");
+    }
+
+    @Test
+    void toAgentAndToCapabilityIsOneClearDetail() {
+        InvalidEnvelopeException e = rejection(minimalWith("\"to_capability\":\"summarize\""));
+
+        assertThat(e.getDetails()).containsExactly(
+                "$: exactly one of to_agent, to_agents or to_capability is required (to_agent and to_capability are present)");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "a..b", ".a", "a.", "sum*", "a#", "a b", "a:b", "a/b"})
+    void aCapabilityOutsideItsCharacterSetIsRejected(String capability) {
+        InvalidEnvelopeException e = rejection("{\"from_agent\":\"planner\",\"to_capability\":\"" + capability
+                + "\",\"message_type\":\"request\",\"payload\":{}}");
+
+        assertThat(e.getDetails()).singleElement().asString().startsWith("$.to_capability");
+    }
+
+    @Test
+    void theSchemaChecksCapabilitiesWithTheBrokersOwnPattern() throws Exception {
+        com.fasterxml.jackson.databind.JsonNode schema = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(processor.schemaJson());
+
+        assertThat(schema.at("/properties/to_capability/pattern").asText()).isEqualTo(org.mas.broker.MasNames.CAPABILITY_REGEX);
+        assertThat(org.mas.broker.MasNames.isCapability("x".repeat(128))).isTrue();
+        assertThat(org.mas.broker.MasNames.isCapability("x".repeat(129))).isFalse();
+    }
+
+    @Test
+    void anAgentIdThatNamesACapabilityCannotBeAddressed() {
+        InvalidEnvelopeException single = rejection(
+                "{\"from_agent\":\"planner\",\"to_agent\":\"capability:summarize\",\"message_type\":\"request\",\"payload\":{}}");
+        InvalidEnvelopeException several = rejection("{\"from_agent\":\"planner\",\"to_agents\":[\"a\",\"capability:x\"],"
+                + "\"message_type\":\"request\",\"payload\":{}}");
+
+        assertThat(single.getDetails()).containsExactly("$.to_agent: 'capability:summarize' is not an agent id that can be "
+                + "addressed: ids starting with 'capability:' name capabilities; address a capability with to_capability");
+        assertThat(several.getDetails()).singleElement().asString()
+                .startsWith("$.to_agents[1]: 'capability:x' is not an agent id that can be addressed");
     }
 
     @Test

@@ -82,7 +82,7 @@ class RestIngressTest {
                 "{\"from_agent\":\"a\",\"message_type\":\"event\",\"payload\":{}}");
         assertThat(response.statusCode()).isEqualTo(400);
         assertThat(JSON.readTree(response.body()).get("details").toString())
-                .contains("exactly one of to_agent or to_agents is required");
+                .contains("exactly one of to_agent, to_agents or to_capability is required");
     }
 
     @Test

@@ -672,6 +672,21 @@ public class DeliveryLedger extends ServiceSupport {
         }
     }
 
+    /** The recipients of a message's copies (agent ids, "capability:&lt;name&gt;"), read without a flush. */
+    public List<String> storedRecipients(String messageId) throws SQLException {
+        List<String> recipients = new ArrayList<>();
+        try (Connection c = databases.delivery().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT recipient FROM deliveries WHERE message_id = ?")) {
+            q.setString(1, messageId);
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    recipients.add(r.getString(1));
+                }
+            }
+        }
+        return recipients;
+    }
+
     /** The stored status of one recipient's copy, read without a flush (see {@link #isPending}). */
     public Optional<String> storedDeliveryStatus(String messageId, String agent) throws SQLException {
         try (Connection c = databases.delivery().getConnection();

@@ -123,12 +123,7 @@ public class LedgerRecorder {
         if (!MasNames.isMessageId(id)) {
             return; // not one of the broker's messages (no id, or one the broker never gives): it only moves on
         }
-        String agent = origin != null && origin.startsWith(MasNames.AGENT_QUEUE_PREFIX)
-                ? origin.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
-        if (agent != null && !MasNames.isAgentId(agent)) {
-            agent = null;
-        }
-        steps.publish(new LedgerEvent(LedgerEvent.Kind.EXPIRED, id, agent, 0, Instant.now(),
+        steps.publish(new LedgerEvent(LedgerEvent.Kind.EXPIRED, id, MasNames.queueRecipient(origin), 0, Instant.now(),
                 "expired on " + origin, null, message.propertyExists(MasNames.HEADER_REQUIRES_ACK)
                 && message.getBooleanProperty(MasNames.HEADER_REQUIRES_ACK), null, null));
     }
@@ -196,10 +191,8 @@ public class LedgerRecorder {
         return exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
     }
 
-    /** The agent a step concerns (from mas_target), or null when it concerns the whole message. */
+    /** The recipient a step concerns (from mas_target), or null when it concerns the whole message. */
     private static String recipient(Exchange exchange) {
-        String target = exchange.getIn().getHeader(MasNames.HEADER_TARGET, String.class);
-        return target != null && target.startsWith(MasNames.AGENT_QUEUE_PREFIX)
-                ? target.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
+        return MasNames.queueRecipient(exchange.getIn().getHeader(MasNames.HEADER_TARGET, String.class));
     }
 }
