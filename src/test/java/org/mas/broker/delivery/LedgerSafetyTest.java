@@ -62,6 +62,25 @@ class LedgerSafetyTest {
     }
 
     @Test
+    void anAcknowledgmentByAnAgentWithTheLongestIdIsRecordedWithItsActor() throws Exception {
+        // agent ids have up to 256 characters; the acknowledging agent is the event's actor (once VARCHAR(128))
+        DeliveryLedger ledger = broker.context().getRegistry().lookupByNameAndType("deliveryLedger", DeliveryLedger.class);
+        long setAsideBefore = ledger.setAsideCount();
+        String agent = "long-" + "a".repeat(251);
+        String id = "longest-actor-" + System.nanoTime();
+        assertThat(broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"planner\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"request\",\"payload\":{},\"requires_ack\":true}").statusCode()).isEqualTo(202);
+        var ack = broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json",
+                "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}");
+        assertThat(ack.statusCode()).as(ack.body()).isEqualTo(200);
+        await().untilAsserted(() -> {
+            JsonNode status = DeliveryLedgerTest.status(broker, id);
+            assertThat(status.get("recipients").get(0).get("status").asText()).as(status.toString()).isEqualTo("acked");
+        });
+        assertThat(ledger.setAsideCount()).as("nothing set aside").isEqualTo(setAsideBefore);
+    }
+
+    @Test
     void aRecordTheDatabaseRefusesIsSetAsideAndTheWriterGoesOn() throws Exception {
         DeliveryLedger ledger = broker.context().getRegistry().lookupByNameAndType("deliveryLedger", DeliveryLedger.class);
         long before = ledger.setAsideCount();
