@@ -15,7 +15,6 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import org.mas.broker.config.BrokerSettings.Agent;
 import org.mas.broker.delivery.AckTracker;
 import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
@@ -31,6 +30,9 @@ import org.mas.broker.delivery.ledger.LedgerDatabases;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
+import org.mas.broker.identity.AgentRegistry;
+import org.mas.broker.identity.AgentsApi;
+import org.mas.broker.identity.Secrets;
 import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.batch.BatchJmsComponent;
 import org.mas.broker.rest.JsonHttpErrors;
@@ -66,6 +68,12 @@ public class BrokerBeans implements CamelConfiguration {
         PropertiesComponent properties = context.getPropertiesComponent();
         BrokerSettings settings = registry.lookupByNameAndType(BrokerSettings.BEAN_NAME, BrokerSettings.class);
 
+        LedgerDatabases databases = new LedgerDatabases(settings);
+        AgentRegistry agentRegistry = new AgentRegistry(databases.queues(),
+                Integer.parseInt(properties.resolveProperty("mas.security.bcrypt-cost").orElse(String.valueOf(Secrets.DEFAULT_COST))));
+        agentRegistry.load(settings.agents());
+        registry.bind("agentRegistry", agentRegistry);
+
         EmbeddedArtemis embedded = null;
         String brokerUrl = settings.brokerUrl();
         if (settings.embeddedBroker()) {
@@ -90,8 +98,8 @@ public class BrokerBeans implements CamelConfiguration {
                 settings)), true, true);
 
         RestResponses restResponses = new RestResponses();
-        AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
-                management::anycastQueueNames, Duration.ofSeconds(5),
+        AgentDirectory agents = new AgentDirectory(agentRegistry::enabledAgentIds, id -> agentRegistry.find(id)
+                .map(agent -> !agent.enabled()).orElse(false), management::anycastQueueNames, Duration.ofSeconds(5),
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "agent-directory-refresh"));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
@@ -104,12 +112,13 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
         registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
+        registry.bind("agentsApi", new AgentsApi(agentRegistry, restResponses));
+        agentRegistry.subscribe(change -> agents.invalidate()); // broadcasts reach a new agent, not a disabled one
         registry.bind("recipients", new RecipientResolver(agents));
         AgentQueueActivity activity = new AgentQueueActivity();
         registry.bind("agentQueueActivity", activity);
         registry.bind("delivery", new DeliveryPreparer(activity));
         registry.bind("deadLetters", new DeadLetters());
-        LedgerDatabases databases = new LedgerDatabases(settings);
         DeliveryLedger ledger = new DeliveryLedger(databases,
                 Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")),
                 java.nio.file.Path.of(settings.dataDir(), "db", "set-aside.jsonl"));

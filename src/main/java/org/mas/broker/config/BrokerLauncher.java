@@ -12,12 +12,15 @@ import org.apache.camel.main.MainListenerSupport;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.identity.Secrets;
 
 /** Loads the settings (failing fast on a bad one) and assembles Camel Main around them. */
 public final class BrokerLauncher {
 
     /** Camel's own settings: HTTP server, routes location, embedded broker acceptor (see the file's comments). */
     public static final String APPLICATION_PROPERTIES = "file:config/application.properties;optional=true";
+    /** Command-line option: print the bcrypt hash of the secret read from stdin, then exit. */
+    public static final String HASH_SECRET = "--hash-secret";
 
     private BrokerLauncher() {
     }
@@ -26,6 +29,9 @@ public final class BrokerLauncher {
     public static int runFromCommandLine(String[] args, Map<String, String> env) throws Exception {
         String configFile = null;
         List<String> camelArgs = new ArrayList<>();
+        if (List.of(args).contains(HASH_SECRET)) {
+            return hashSecret(System.in, System.out, System.err);
+        }
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--config") && i + 1 < args.length) {
                 configFile = args[++i];
@@ -49,6 +55,24 @@ public final class BrokerLauncher {
             LoggerFactory.getLogger(BrokerLauncher.class).error("The broker could not start: {}", e.toString());
             return 1;
         }
+    }
+
+    /**
+     * {@code --hash-secret}: reads an agent's secret from the first line of stdin and prints its bcrypt hash (cost
+     * {@value Secrets#DEFAULT_COST}), for {@code message_broker.agents[].secret_hash}. Exit code 0, or 2 without a secret.
+     */
+    static int hashSecret(java.io.InputStream in, java.io.PrintStream out, java.io.PrintStream err) throws java.io.IOException {
+        String secret = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+        if (secret == null || secret.isEmpty()) {
+            err.println("--hash-secret: give the secret on stdin, e.g. echo -n \"$SECRET\" | java -jar mas-message-broker.jar --hash-secret");
+            return 2;
+        }
+        if (secret.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 72) {
+            err.println("--hash-secret: bcrypt reads at most 72 bytes of a secret; use a shorter one");
+            return 2;
+        }
+        out.println(Secrets.hash(secret, Secrets.DEFAULT_COST));
+        return 0;
     }
 
     /**
