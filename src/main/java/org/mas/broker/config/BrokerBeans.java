@@ -74,20 +74,37 @@ public class BrokerBeans implements CamelConfiguration {
         agentRegistry.load(settings.agents());
         registry.bind("agentRegistry", agentRegistry);
 
+        // failed authentications are counted by the metrics, which are made further down
+        java.util.concurrent.atomic.AtomicReference<BrokerMetrics> metricsLater = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.function.Consumer<String> authFailures = protocol -> {
+            BrokerMetrics counting = metricsLater.get();
+            if (counting != null) {
+                counting.authFailure(protocol);
+            }
+        };
         EmbeddedArtemis embedded = null;
         String brokerUrl = settings.brokerUrl();
+        String brokerUser = properties.resolveProperty("mas.broker.user").orElse(null);
+        String brokerPassword = properties.resolveProperty("mas.broker.password").orElse(null);
         if (settings.embeddedBroker()) {
             embedded = new EmbeddedArtemis(settings, properties.resolveProperty("mas.embedded-broker.acceptor")
                     .orElse("tcp://127.0.0.1:61616?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE"),
-                    Long.parseLong(properties.resolveProperty("mas.embedded-broker.expiry-scan-period-ms").orElse("5000")));
+                    Long.parseLong(properties.resolveProperty("mas.embedded-broker.expiry-scan-period-ms").orElse("5000")),
+                    agentRegistry, authFailures);
             brokerUrl = embedded.inVmUrl();
+            brokerUser = org.mas.broker.MasNames.ROUTER_USER; // the router's own identity, in-VM only
+            brokerPassword = embedded.routerPassword();
             registry.bind(EmbeddedArtemis.BEAN_NAME, embedded);
+            if (settings.security().allowAnonymous()) {
+                LOG.warn("security.allow_anonymous is true: connections without credentials may do anything on the "
+                        + "embedded broker (read any queue, send as any agent); set it to false before this broker is "
+                        + "reachable by anyone else");
+            }
         } else {
             LOG.info("Using the external broker at {}", settings.brokerUrl());
         }
         int sessionCache = Integer.parseInt(properties.resolveProperty("mas.jms.session-cache-size").orElse("16"));
-        JmsConnections jms = new JmsConnections(brokerUrl, properties.resolveProperty("mas.broker.user").orElse(null),
-                properties.resolveProperty("mas.broker.password").orElse(null), sessionCache);
+        JmsConnections jms = new JmsConnections(brokerUrl, brokerUser, brokerPassword, sessionCache);
         context.addComponent(JmsConnections.TRANSACTED_COMPONENT, jms.transactedComponent());
         context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
         context.addComponent(BatchJmsComponent.SCHEME, new BatchJmsComponent(jms.transactedConnectionFactory()));
@@ -109,7 +126,7 @@ public class BrokerBeans implements CamelConfiguration {
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths")));
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
-        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys()));
+        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys(), () -> authFailures.accept("rest")));
         registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
         registry.bind("agentsApi", new AgentsApi(agentRegistry, restResponses));
@@ -131,7 +148,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
-        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
+        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
                 Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC());
         registry.bind("queueCleanup", queueCleanup);
         registry.bind("countAttempt", new AttemptCounter(recorder));
@@ -141,6 +158,7 @@ public class BrokerBeans implements CamelConfiguration {
         metrics.watchLedgerSetAside(ledger::setAsideCount);
         context.addStartupListener(metrics);
         registry.bind("metrics", metrics);
+        metricsLater.set(metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));

@@ -61,7 +61,7 @@ public final class BrokerLauncher {
      * {@code --hash-secret}: reads an agent's secret from the first line of stdin and prints its bcrypt hash (cost
      * {@value Secrets#DEFAULT_COST}), for {@code message_broker.agents[].secret_hash}. Exit code 0, or 2 without a secret.
      */
-    static int hashSecret(java.io.InputStream in, java.io.PrintStream out, java.io.PrintStream err) throws java.io.IOException {
+    public static int hashSecret(java.io.InputStream in, java.io.PrintStream out, java.io.PrintStream err) throws java.io.IOException {
         String secret = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
         if (secret == null || secret.isEmpty()) {
             err.println("--hash-secret: give the secret on stdin, e.g. echo -n \"$SECRET\" | java -jar mas-message-broker.jar --hash-secret");
