@@ -12,6 +12,8 @@ import org.apache.camel.main.MainListenerSupport;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.identity.AgentRegistry;
+import org.mas.broker.identity.RegisteredAgent;
 import org.mas.broker.identity.Secrets;
 
 /** Loads the settings (failing fast on a bad one) and assembles Camel Main around them. */
@@ -103,19 +105,45 @@ public final class BrokerLauncher {
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport configured) {
-                addHttpDeliveryRoutes(configured.getCamelContext(), settings);
+                addHttpDeliveryRoutes(configured.getCamelContext());
             }
         });
         return main;
     }
 
-    /** One route from the template in routes/delivery/http-endpoints.yaml per agent that has an HTTP endpoint. */
-    private static void addHttpDeliveryRoutes(CamelContext context, BrokerSettings settings) {
-        for (BrokerSettings.Agent agent : settings.agents()) {
+    /**
+     * One route from the template in routes/delivery/http-endpoints.yaml per enabled agent of the registry that has an
+     * HTTP endpoint (configured or registered through the API); added when such an agent registers, removed when it is
+     * disabled.
+     */
+    private static void addHttpDeliveryRoutes(CamelContext context) {
+        AgentRegistry registry = context.getRegistry().lookupByNameAndType("agentRegistry", AgentRegistry.class);
+        for (RegisteredAgent agent : registry.enabledAgents()) {
             if (agent.endpoint() != null) {
-                TemplatedRouteBuilder.builder(context, "http-delivery").routeId("http-delivery-" + agent.id())
-                        .parameter("agent", agent.id()).parameter("endpoint", agent.endpoint()).add();
+                addHttpDeliveryRoute(context, agent);
             }
         }
+        registry.subscribe(change -> {
+            RegisteredAgent agent = change.agent();
+            String routeId = HTTP_DELIVERY_ROUTE_PREFIX + agent.id();
+            try {
+                if (change.kind() == AgentRegistry.Change.Kind.REGISTERED && agent.endpoint() != null
+                        && context.getRoute(routeId) == null) {
+                    addHttpDeliveryRoute(context, agent);
+                } else if (change.kind() == AgentRegistry.Change.Kind.DISABLED && context.getRoute(routeId) != null) {
+                    context.getRouteController().stopRoute(routeId);
+                    context.removeRoute(routeId);
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("HTTP delivery route " + routeId + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    private static final String HTTP_DELIVERY_ROUTE_PREFIX = "http-delivery-";
+
+    private static void addHttpDeliveryRoute(CamelContext context, RegisteredAgent agent) {
+        TemplatedRouteBuilder.builder(context, "http-delivery").routeId(HTTP_DELIVERY_ROUTE_PREFIX + agent.id())
+                .parameter("agent", agent.id()).parameter("endpoint", agent.endpoint()).add();
     }
 }
