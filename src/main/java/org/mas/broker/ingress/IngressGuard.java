@@ -42,10 +42,6 @@ public class IngressGuard {
     private final Map<String, byte[]> apiKeyDigests;
     private final Runnable authFailed;
 
-    public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys) {
-        this(envelopes, apiKeys, () -> { });
-    }
-
     /** @param authFailed told of each REST call refused for a missing or wrong API key */
     public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys, Runnable authFailed) {
         this.envelopes = envelopes;

@@ -119,31 +119,24 @@ public final class BrokerSecurity {
                 }
                 createQueue(running, MasNames.agentQueue(agent.id()));
                 agent.capabilities().forEach(c -> createQueue(running, MasNames.capabilityQueue(c)));
-                invalidateAuthentication(running); // a subject cached under an earlier registration has old roles
             }
-            case SECRET_ROTATED -> disconnect(running, agent.id());
-            case DISABLED -> {
-                running.getSecurityRepository().removeMatch(MasNames.agentQueue(agent.id()));
-                disconnect(running, agent.id());
-            }
+            // a disabled agent's settings stay: no subject has its role any more, and removing a match would drop
+            // every agent's cached authorizations
+            case SECRET_ROTATED, DISABLED -> disconnect(running, agent.id());
         }
     }
 
+    /** Drops the cached subjects (its old secret stops working at once) and closes the agent's connections. */
     private static void disconnect(ActiveMQServer running, String agentId) {
-        invalidateAuthentication(running);
+        if (running.getSecurityStore() instanceof SecurityStoreImpl store) {
+            store.invalidateAuthenticationCache();
+        }
         try {
             if (running.getActiveMQServerControl().closeConnectionsForUser(agentId)) {
                 LOG.info("Closed the connections of agent {}", agentId);
             }
         } catch (Exception e) {
             LOG.warn("Could not close the connections of agent {}: {}", agentId, e.toString());
-        }
-    }
-
-    private static void invalidateAuthentication(ActiveMQServer running) {
-        if (running.getSecurityStore() instanceof SecurityStoreImpl store) {
-            store.invalidateAuthenticationCache();
-            store.invalidateAuthorizationCache();
         }
     }
 
