@@ -60,6 +60,13 @@ public final class MasNames {
 
     /** The router's own user on the embedded broker: in-VM connections only, never an agent id. */
     public static final String ROUTER_USER = "mas-router";
+    /**
+     * The validated user of a connection without credentials (security.allow_anonymous): not a valid agent id, so it
+     * never passes for one.
+     */
+    public static final String ANONYMOUS_USER = "(anonymous)";
+    /** The user Artemis authenticated for the connection that sent a message (populate-validated-user). */
+    public static final String HEADER_VALIDATED_USER = "_AMQ_VALIDATED_USER";
 
     /** API key scopes (contract section 7). */
     public static final String SCOPE_SEND = "send";

@@ -2,7 +2,10 @@ package org.mas.broker;
 
 import org.mas.broker.config.BrokerLauncher;
 
-/** Starts the MAS Message Broker: {@code java -jar target/mas-message-broker.jar [--config file.yaml]}. */
+/**
+ * Starts the MAS Message Broker: {@code java -jar target/mas-message-broker.jar [--config file.yaml]}; with
+ * {@code --hash-secret}, prints the bcrypt hash of the agent secret read from stdin instead.
+ */
 public final class MessageBrokerApplication {
 
     public static void main(String[] args) throws Exception {

@@ -39,6 +39,7 @@ class JarStartupIT {
                 "-jar", "target/mas-message-broker.jar")
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put("MESSAGE_BROKER_DATA_DIR", dataDir.resolve("data").toString());
+        builder.environment().put("MESSAGE_BROKER_SECURITY_ALLOW_ANONYMOUS", "true"); // its agents connect without credentials
         builder.environment().put("MAS_HTTP_PORT", String.valueOf(httpPort));
         builder.environment().put("MAS_EMBEDDED_BROKER_ACCEPTOR",
                 "tcp://127.0.0.1:" + brokerPort + "?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE");

@@ -15,7 +15,6 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import org.mas.broker.config.BrokerSettings.Agent;
 import org.mas.broker.delivery.AckTracker;
 import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
@@ -31,8 +30,10 @@ import org.mas.broker.delivery.ledger.LedgerDatabases;
 import org.mas.broker.delivery.ledger.LedgerRecorder;
 import org.mas.broker.delivery.ledger.MessagesApi;
 import org.mas.broker.envelope.EnvelopeProcessor;
+import org.mas.broker.identity.AgentRegistry;
+import org.mas.broker.identity.AgentsApi;
 import org.mas.broker.identity.CapabilityDirectory;
-import org.mas.broker.identity.ConfiguredCapabilities;
+import org.mas.broker.identity.Secrets;
 import org.mas.broker.ingress.IngressGuard;
 import org.mas.broker.ingress.batch.BatchJmsComponent;
 import org.mas.broker.rest.AuditTrail;
@@ -70,39 +71,68 @@ public class BrokerBeans implements CamelConfiguration {
         PropertiesComponent properties = context.getPropertiesComponent();
         BrokerSettings settings = registry.lookupByNameAndType(BrokerSettings.BEAN_NAME, BrokerSettings.class);
 
+        LedgerDatabases databases = new LedgerDatabases(settings);
+        AgentRegistry agentRegistry = new AgentRegistry(databases.queues(),
+                Integer.parseInt(properties.resolveProperty("mas.security.bcrypt-cost").orElse(String.valueOf(Secrets.DEFAULT_COST))));
+        agentRegistry.load(settings.agents());
+        registry.bind("agentRegistry", agentRegistry);
+
+        // failed authentications are counted by the metrics, which are made further down
+        java.util.concurrent.atomic.AtomicReference<BrokerMetrics> metricsLater = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.function.Consumer<String> authFailures = protocol -> {
+            BrokerMetrics counting = metricsLater.get();
+            if (counting != null) {
+                counting.authFailure(protocol);
+            }
+        };
         EmbeddedArtemis embedded = null;
         String brokerUrl = settings.brokerUrl();
+        String brokerUser = properties.resolveProperty("mas.broker.user").orElse(null);
+        String brokerPassword = properties.resolveProperty("mas.broker.password").orElse(null);
         if (settings.embeddedBroker()) {
             embedded = new EmbeddedArtemis(settings, properties.resolveProperty("mas.embedded-broker.acceptor")
                     .orElse("tcp://127.0.0.1:61616?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE"),
-                    Long.parseLong(properties.resolveProperty("mas.embedded-broker.expiry-scan-period-ms").orElse("5000")));
+                    Long.parseLong(properties.resolveProperty("mas.embedded-broker.expiry-scan-period-ms").orElse("5000")),
+                    agentRegistry, authFailures);
             brokerUrl = embedded.inVmUrl();
+            brokerUser = org.mas.broker.MasNames.ROUTER_USER; // the router's own identity, in-VM only
+            brokerPassword = embedded.routerPassword();
             registry.bind(EmbeddedArtemis.BEAN_NAME, embedded);
+            if (settings.security().allowAnonymous()) {
+                LOG.warn("security.allow_anonymous is true: connections without credentials may do anything on the "
+                        + "embedded broker (read any queue, send as any agent); set it to false before this broker is "
+                        + "reachable by anyone else");
+            }
         } else {
             LOG.info("Using the external broker at {}", settings.brokerUrl());
         }
         int sessionCache = Integer.parseInt(properties.resolveProperty("mas.jms.session-cache-size").orElse("16"));
-        JmsConnections jms = new JmsConnections(brokerUrl, properties.resolveProperty("mas.broker.user").orElse(null),
-                properties.resolveProperty("mas.broker.password").orElse(null), sessionCache);
+        JmsConnections jms = new JmsConnections(brokerUrl, brokerUser, brokerPassword, sessionCache);
         context.addComponent(JmsConnections.TRANSACTED_COMPONENT, jms.transactedComponent());
         context.addComponent(JmsConnections.NON_TRANSACTED_COMPONENT, jms.nonTransactedComponent());
         context.addComponent(BatchJmsComponent.SCHEME, new BatchJmsComponent(jms.transactedConnectionFactory()));
         BrokerManagement management = new BrokerManagement(jms.artemisConnectionFactory());
         QueueAdmin queueAdmin = new QueueAdmin(management);
-        // who offers which capability: the configured agents (the agent registry, once there is one)
-        ConfiguredCapabilities configuredCapabilities = new ConfiguredCapabilities(settings.agents().stream()
-                .collect(java.util.stream.Collectors.toMap(Agent::id, Agent::capabilities)));
-        CapabilityDirectory capabilities = configuredCapabilities;
+        // who offers which capability: the agent registry (registered and configured agents)
+        CapabilityDirectory capabilities = agentRegistry;
         registry.bind("capabilities", capabilities);
         // starts the embedded broker (or configures the external one) when the context starts, before any route, and
         // creates a queue for every offered capability, so its agents can consume before any message; stops the broker
         // after the routes
         context.addService(new BrokerLifecycle(jms, embedded, () -> AddressSettingsPolicy.applyThroughManagement(management,
-                settings), () -> createCapabilityQueues(queueAdmin, configuredCapabilities.offered())), true, true);
+                settings), () -> createCapabilityQueues(queueAdmin, agentRegistry.offeredCapabilities())), true, true);
+        if (embedded == null) {
+            // the embedded broker's security creates a new agent's queues itself; an external one gets them from here
+            agentRegistry.subscribe(change -> {
+                if (change.kind() == AgentRegistry.Change.Kind.REGISTERED) {
+                    createCapabilityQueues(queueAdmin, java.util.Set.copyOf(change.agent().capabilities()));
+                }
+            });
+        }
 
         RestResponses restResponses = new RestResponses();
-        AgentDirectory agents = new AgentDirectory(settings.agents().stream().map(Agent::id).toList(),
-                management::anycastQueueNames, Duration.ofSeconds(5),
+        AgentDirectory agents = new AgentDirectory(agentRegistry::enabledAgentIds, id -> agentRegistry.find(id)
+                .map(agent -> !agent.enabled()).orElse(false), management::anycastQueueNames, Duration.ofSeconds(5),
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "agent-directory-refresh"));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
@@ -113,17 +143,19 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("envelopes", envelopes);
         RestScopes scopes = new RestScopes();
         context.addStartupListener(scopes); // reads each verb's scope from the REST model; none declared stops start-up
+        AuditTrail audit = new AuditTrail(databases.delivery(), restResponses, java.time.Clock.systemUTC());
+        registry.bind("audit", audit);
+        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys(), scopes, audit,
+                () -> authFailures.accept("rest")));
         registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
+        registry.bind("agentsApi", new AgentsApi(agentRegistry, restResponses));
+        agentRegistry.subscribe(change -> agents.invalidate()); // broadcasts reach a new agent, not a disabled one
         registry.bind("recipients", new RecipientResolver(agents, capabilities));
         AgentQueueActivity activity = new AgentQueueActivity();
         registry.bind("agentQueueActivity", activity);
         registry.bind("delivery", new DeliveryPreparer(activity));
         registry.bind("deadLetters", new DeadLetters());
-        LedgerDatabases databases = new LedgerDatabases(settings);
-        AuditTrail audit = new AuditTrail(databases.delivery(), restResponses, java.time.Clock.systemUTC());
-        registry.bind("audit", audit);
-        registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys(), scopes, audit));
         DeliveryLedger ledger = new DeliveryLedger(databases,
                 Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")),
                 java.nio.file.Path.of(settings.dataDir(), "db", "set-aside.jsonl"));
@@ -136,7 +168,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
-        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
+        QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
                 Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC());
         registry.bind("queueCleanup", queueCleanup);
         registry.bind("countAttempt", new AttemptCounter(recorder));
@@ -146,6 +178,7 @@ public class BrokerBeans implements CamelConfiguration {
         metrics.watchLedgerSetAside(ledger::setAsideCount);
         context.addStartupListener(metrics);
         registry.bind("metrics", metrics);
+        metricsLater.set(metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));

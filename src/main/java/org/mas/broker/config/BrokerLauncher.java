@@ -13,12 +13,17 @@ import org.apache.camel.main.MainListenerSupport;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.identity.AgentRegistry;
+import org.mas.broker.identity.RegisteredAgent;
+import org.mas.broker.identity.Secrets;
 
 /** Loads the settings (failing fast on a bad one) and assembles Camel Main around them. */
 public final class BrokerLauncher {
 
     /** Camel's own settings: HTTP server, routes location, embedded broker acceptor (see the file's comments). */
     public static final String APPLICATION_PROPERTIES = "file:config/application.properties;optional=true";
+    /** Command-line option: print the bcrypt hash of the secret read from stdin, then exit. */
+    public static final String HASH_SECRET = "--hash-secret";
 
     private BrokerLauncher() {
     }
@@ -27,6 +32,9 @@ public final class BrokerLauncher {
     public static int runFromCommandLine(String[] args, Map<String, String> env) throws Exception {
         String configFile = null;
         List<String> camelArgs = new ArrayList<>();
+        if (List.of(args).contains(HASH_SECRET)) {
+            return hashSecret(System.in, System.out, System.err);
+        }
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--config") && i + 1 < args.length) {
                 configFile = args[++i];
@@ -50,6 +58,24 @@ public final class BrokerLauncher {
             LoggerFactory.getLogger(BrokerLauncher.class).error("The broker could not start: {}", e.toString());
             return 1;
         }
+    }
+
+    /**
+     * {@code --hash-secret}: reads an agent's secret from the first line of stdin and prints its bcrypt hash (cost
+     * {@value Secrets#DEFAULT_COST}), for {@code message_broker.agents[].secret_hash}. Exit code 0, or 2 without a secret.
+     */
+    public static int hashSecret(java.io.InputStream in, java.io.PrintStream out, java.io.PrintStream err) throws java.io.IOException {
+        String secret = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+        if (secret == null || secret.isEmpty()) {
+            err.println("--hash-secret: give the secret on stdin, e.g. echo -n \"$SECRET\" | java -jar mas-message-broker.jar --hash-secret");
+            return 2;
+        }
+        if (secret.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 72) {
+            err.println("--hash-secret: bcrypt reads at most 72 bytes of a secret; use a shorter one");
+            return 2;
+        }
+        out.println(Secrets.hash(secret, Secrets.DEFAULT_COST));
+        return 0;
     }
 
     /**
@@ -91,7 +117,7 @@ public final class BrokerLauncher {
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport configured) {
-                addHttpDeliveryRoutes(configured.getCamelContext(), settings);
+                addHttpDeliveryRoutes(configured.getCamelContext());
             }
         });
         return main;
@@ -101,13 +127,39 @@ public final class BrokerLauncher {
         return value == null ? "" : value;
     }
 
-    /** One route from the template in routes/delivery/http-endpoints.yaml per agent that has an HTTP endpoint. */
-    private static void addHttpDeliveryRoutes(CamelContext context, BrokerSettings settings) {
-        for (BrokerSettings.Agent agent : settings.agents()) {
+    /**
+     * One route from the template in routes/delivery/http-endpoints.yaml per enabled agent of the registry that has an
+     * HTTP endpoint (configured or registered through the API); added when such an agent registers, removed when it is
+     * disabled.
+     */
+    private static void addHttpDeliveryRoutes(CamelContext context) {
+        AgentRegistry registry = context.getRegistry().lookupByNameAndType("agentRegistry", AgentRegistry.class);
+        for (RegisteredAgent agent : registry.enabledAgents()) {
             if (agent.endpoint() != null) {
-                TemplatedRouteBuilder.builder(context, "http-delivery").routeId("http-delivery-" + agent.id())
-                        .parameter("agent", agent.id()).parameter("endpoint", agent.endpoint()).add();
+                addHttpDeliveryRoute(context, agent);
             }
         }
+        registry.subscribe(change -> {
+            RegisteredAgent agent = change.agent();
+            String routeId = HTTP_DELIVERY_ROUTE_PREFIX + agent.id();
+            try {
+                if (change.kind() == AgentRegistry.Change.Kind.REGISTERED && agent.endpoint() != null
+                        && context.getRoute(routeId) == null) {
+                    addHttpDeliveryRoute(context, agent);
+                } else if (change.kind() == AgentRegistry.Change.Kind.DISABLED && context.getRoute(routeId) != null) {
+                    context.getRouteController().stopRoute(routeId);
+                    context.removeRoute(routeId);
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("HTTP delivery route " + routeId + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    private static final String HTTP_DELIVERY_ROUTE_PREFIX = "http-delivery-";
+
+    private static void addHttpDeliveryRoute(CamelContext context, RegisteredAgent agent) {
+        TemplatedRouteBuilder.builder(context, "http-delivery").routeId(HTTP_DELIVERY_ROUTE_PREFIX + agent.id())
+                .parameter("agent", agent.id()).parameter("endpoint", agent.endpoint()).add();
     }
 }

@@ -15,6 +15,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.identity.AuthenticatedSender;
 import org.mas.broker.rest.RestResponses;
 
 /**
@@ -65,6 +66,12 @@ public class Acknowledgments {
         }
         String id = ack.get("id").asText();
         String agent = ack.get("agent").asText();
+        String sender = AuthenticatedSender.of((jakarta.jms.Message) message);
+        if (sender != null && !sender.equals(agent)) {
+            refuse("acknowledgment of " + id + " as agent '" + agent + "' from the authenticated agent '" + sender
+                    + "': an agent acknowledges only as itself");
+            return;
+        }
         // one for a copy not recorded yet is held, not waited for: its outcome comes later, on another thread
         AckTracker.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"),
                 late -> report(id, agent, late));

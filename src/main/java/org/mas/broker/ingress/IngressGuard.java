@@ -21,6 +21,7 @@ import org.mas.broker.config.BrokerSettings;
 import org.mas.broker.envelope.Envelope;
 import org.mas.broker.envelope.EnvelopeProcessor;
 import org.mas.broker.envelope.InvalidEnvelopeException;
+import org.mas.broker.identity.AuthenticatedSender;
 import org.mas.broker.queues.CaseInsensitiveHeaderFilterStrategy;
 import org.mas.broker.queues.JmsConnections;
 import org.mas.broker.rest.AuditTrail;
@@ -45,11 +46,15 @@ public class IngressGuard {
     private final Map<String, BrokerSettings.ApiKey> apiKeysByName = new java.util.HashMap<>();
     private final RestScopes scopes;
     private final AuditTrail audit;
+    private final Runnable authFailed;
 
-    public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys, RestScopes scopes, AuditTrail audit) {
+    /** @param authFailed told of each REST call refused for a missing or wrong API key */
+    public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys, RestScopes scopes, AuditTrail audit,
+                        Runnable authFailed) {
         this.envelopes = envelopes;
         this.scopes = scopes;
         this.audit = audit;
+        this.authFailed = authFailed;
         this.apiKeyDigests = new java.util.LinkedHashMap<>();
         for (BrokerSettings.ApiKey key : apiKeys) {
             apiKeyDigests.put(key.name(), sha256(key.key()));
@@ -66,6 +71,10 @@ public class IngressGuard {
         Message in = exchange.getIn();
         jakarta.jms.Message jms = in.getBody(jakarta.jms.Message.class);
         exchange.setProperty(MasNames.PROPERTY_ORIGINAL_PROPERTIES, senderProperties(jms));
+        String sender = AuthenticatedSender.of(jms);
+        if (sender != null) {
+            exchange.setProperty(MasNames.PROPERTY_AUTHENTICATED_AGENT, sender); // from_agent must be this (senders)
+        }
         in.removeHeaders("*");
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
         exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
@@ -235,6 +244,7 @@ public class IngressGuard {
     /** @return the name of the matching key; every configured key is compared, in constant time. */
     private String authenticate(String presented) throws RequestRejectedException {
         if (presented == null || presented.isEmpty()) {
+            authFailed.run();
             throw new RequestRejectedException(401, "missing API key", List.of("send the key in the " + API_KEY_HEADER + " header"));
         }
         byte[] digest = sha256(presented);
@@ -245,6 +255,7 @@ public class IngressGuard {
             }
         }
         if (match == null) {
+            authFailed.run();
             LOG.debug("REST request refused: unknown API key");
             throw new RequestRejectedException(401, "invalid API key");
         }

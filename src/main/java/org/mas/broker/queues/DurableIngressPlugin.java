@@ -116,6 +116,9 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
         if (!INBOUND.equals(address) && !ACKS.equals(address)) {
             return;
         }
+        // who sent it: Artemis stamps the session's validated user right after this (populate-validated-user), but
+        // leaves what the client wrote when the session has none, so that value is removed here
+        boolean changed = removeForgedValidatedUser(session, message);
         long size = message.getWholeMessageSize(); // large messages: headers plus the body file's size
         if (size > sizeLimit) {
             refuse(session, message, size);
@@ -131,7 +134,7 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
             }
         }
         // the router makes every message idempotent by its envelope id: a sender's duplicate id only hides messages
-        boolean changed = stripDuplicateId(message);
+        changed |= stripDuplicateId(message);
         if (!message.isDurable()) {
             message.setDurable(true);
             changed = true;
@@ -139,6 +142,11 @@ public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
         if (changed) {
             message.reencode(); // AMQP keeps its encoded header: rewrite it, or the journal keeps the old values
         }
+    }
+
+    private static boolean removeForgedValidatedUser(ServerSession session, Message message) {
+        return (session == null || session.getValidatedUser() == null)
+                && message.removeProperty(Message.HDR_VALIDATED_USER) != null;
     }
 
     private static boolean stripDuplicateId(Message message) {

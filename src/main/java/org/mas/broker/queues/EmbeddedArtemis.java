@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 import org.apache.activemq.artemis.api.core.QueueConfiguration;
 import org.apache.activemq.artemis.api.core.RoutingType;
@@ -21,11 +22,13 @@ import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.config.BrokerSettings;
+import org.mas.broker.identity.AgentRegistry;
 
 /**
  * The embedded default: an Artemis server with a persistent journal under {@code <data_dir>/artemis}, one acceptor
- * that speaks CORE, AMQP, STOMP, MQTT and OpenWire, an in-VM acceptor for the router itself, anonymous access, and the
- * MAS addresses with explicit address settings. {@link DurableIngressPlugin} keeps what agents send durable and
+ * that speaks CORE, AMQP, STOMP, MQTT and OpenWire, an in-VM acceptor for the router itself, security on (every
+ * connection authenticates as an agent of the registry, {@link AgentSecurityManager}; what each may do:
+ * {@link BrokerSecurity}), and the MAS addresses with explicit address settings. {@link DurableIngressPlugin} keeps what agents send durable and
  * refuses what is far over the size limit.
  */
 public class EmbeddedArtemis extends ServiceSupport {
@@ -41,11 +44,24 @@ public class EmbeddedArtemis extends ServiceSupport {
     private EmbeddedActiveMQ embedded;
 
     private final long expiryScanPeriodMs;
+    private final BrokerSecurity security;
+    private final AgentSecurityManager securityManager;
+    private final String routerPassword = org.mas.broker.identity.Secrets.newSecret();
 
-    public EmbeddedArtemis(BrokerSettings settings, String acceptorUrl, long expiryScanPeriodMs) {
+    /** @param authFailed told the protocol of each failed authentication (mas_auth_failures_total) */
+    public EmbeddedArtemis(BrokerSettings settings, String acceptorUrl, long expiryScanPeriodMs, AgentRegistry registry,
+                           Consumer<String> authFailed) {
         this.settings = settings;
         this.acceptorUrl = acceptorUrl;
         this.expiryScanPeriodMs = expiryScanPeriodMs;
+        boolean anonymous = settings.security().allowAnonymous();
+        this.security = new BrokerSecurity(registry, anonymous);
+        this.securityManager = new AgentSecurityManager(registry, anonymous, routerPassword, authFailed);
+    }
+
+    /** The password of the router's own user ({@link MasNames#ROUTER_USER}): random per process, in-VM only. */
+    public String routerPassword() {
+        return routerPassword;
     }
 
     /** The URL the router's own connections use: in-VM, no network hop. */
@@ -63,7 +79,10 @@ public class EmbeddedArtemis extends ServiceSupport {
         ConfigurationImpl config = new ConfigurationImpl();
         config.setName("mas-embedded-broker");
         config.setPersistenceEnabled(true);
-        config.setSecurityEnabled(false); // anonymous connections: the embedded default listens on loopback only
+        config.setSecurityEnabled(true); // every connection authenticates (AgentSecurityManager, BrokerSecurity)
+        config.setPopulateValidatedUser(true); // _AMQ_VALIDATED_USER: the agent that sent a message
+        // the caches are dropped whenever the registry changes a secret or disables an agent, so they may live long
+        config.setSecurityInvalidationInterval(300_000);
         config.setJMXManagementEnabled(false); // management goes through messages to activemq.management
         config.setJournalDirectory(base.resolve("journal").toString());
         config.setBindingsDirectory(base.resolve("bindings").toString());
@@ -93,8 +112,10 @@ public class EmbeddedArtemis extends ServiceSupport {
         }
         config.addAddressConfiguration(new CoreAddressConfiguration().setName(MasNames.ALERTS)
                 .addRoutingType(RoutingType.MULTICAST));
+        security.configure(config);
         embedded = new EmbeddedActiveMQ();
         embedded.setConfiguration(config);
+        embedded.setSecurityManager(securityManager);
         embedded.createActiveMQServer();
         openWire.ifPresent(server()::addProtocolManagerFactory);
         embedded.start();
@@ -103,6 +124,7 @@ public class EmbeddedArtemis extends ServiceSupport {
             throw new IllegalStateException("the embedded Artemis broker did not start (is " + acceptorUrl
                     + " already in use?): see the AMQ errors above");
         }
+        security.started(server());
         LOG.info("Embedded Artemis {} started: acceptor {}{}, journal {} ({}) under {}", server().getVersion().getFullVersion(),
                 acceptor, tls ? " over TLS only (keystore " + settings.security().tls().keystore() + ")" : "", journal,
                 journal == JournalType.NIO ? "libaio not available" : "libaio", base);
@@ -110,6 +132,7 @@ public class EmbeddedArtemis extends ServiceSupport {
 
     @Override
     protected void doStop() throws Exception {
+        security.stopped();
         if (embedded != null) {
             embedded.stop();
             embedded = null;

@@ -24,7 +24,8 @@ import org.mas.broker.MasNames;
  * <li>mas.expired keeps what was parked within ledger_retention, like the ledger;</li>
  * <li>an agent queue that is empty, has no consumer, and whose agent has not been seen (a message or an
  * acknowledgment from it) for idle_queue_timeout is removed. An agent never seen counts from when this clean-up first
- * found its queue, so a queue created by the API gets the full timeout.</li>
+ * found its queue, so a queue created by the API gets the full timeout. A registered agent's queue is kept: agents
+ * may not create queues.</li>
  * </ul>
  * A queue is read again just before its removal and kept if anything was added to it or a consumer came; the broker
  * itself refuses to remove a queue that has a consumer; and this router does not send to a queue while it is being
@@ -37,6 +38,7 @@ public class QueueCleanup {
     private final QueueAdmin queues;
     private final AgentQueueActivity activity;
     private final LastSeen ledger;
+    private final java.util.function.Predicate<String> registered;
     private final Duration idleTimeout;
     private final Duration expiredRetention;
     private final Clock clock;
@@ -54,9 +56,11 @@ public class QueueCleanup {
         Optional<Instant> agentLastSeen(String agent) throws Exception;
     }
 
-    public QueueCleanup(QueueAdmin queues, AgentQueueActivity activity, LastSeen ledger, Duration idleTimeout,
-                        Duration expiredRetention, Clock clock) {
+    /** @param registered true for an agent of the registry (enabled): its queue is kept, idle or not */
+    public QueueCleanup(QueueAdmin queues, AgentQueueActivity activity, java.util.function.Predicate<String> registered,
+                        LastSeen ledger, Duration idleTimeout, Duration expiredRetention, Clock clock) {
         this.queues = queues;
+        this.registered = registered;
         this.activity = activity;
         this.ledger = ledger;
         this.idleTimeout = idleTimeout;
@@ -115,7 +119,7 @@ public class QueueCleanup {
     }
 
     private boolean isIdle(QueueAdmin.QueueInfo queue, Instant found, Instant now) throws Exception {
-        if (idleTimeout.isZero() || queue.depth() > 0 || queue.consumers() > 0) {
+        if (idleTimeout.isZero() || queue.depth() > 0 || queue.consumers() > 0 || registered.test(queue.agent())) {
             return false;
         }
         Instant lastSeen = found;

@@ -6,6 +6,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import org.slf4j.Logger;
@@ -14,15 +15,16 @@ import org.slf4j.LoggerFactory;
 import org.mas.broker.MasNames;
 
 /**
- * The agents a broadcast reaches: those listed in configuration and those that have a queue on the broker. The broker
- * is asked at most once per refresh interval, in the background: a broadcast waits for the broker only the very first
- * time (or after {@link #invalidate()}), and a failed refresh keeps the last known list.
+ * The agents a broadcast reaches: the registry's enabled agents and those that have a queue on the broker (but not
+ * agents the registry disabled). The broker is asked at most once per refresh interval, in the background: a broadcast
+ * waits for the broker only the very first time (or after {@link #invalidate()}), and a failed refresh keeps the last known list.
  */
 public class AgentDirectory {
 
     private static final Logger LOG = LoggerFactory.getLogger(AgentDirectory.class);
 
-    private final Set<String> configured;
+    private final Supplier<Set<String>> registered;
+    private final Predicate<String> disabled;
     private final Supplier<List<String>> brokerQueueNames;
     private final long refreshNanos;
     private final AtomicBoolean refreshing = new AtomicBoolean();
@@ -31,14 +33,19 @@ public class AgentDirectory {
     private final Set<String> ignored = java.util.concurrent.ConcurrentHashMap.newKeySet(); // warned about once, bounded
     private volatile long refreshedAt;
 
-    /** @param background where refreshes run (one thread, from Camel's ExecutorServiceManager: stopped with Camel) */
-    public AgentDirectory(List<String> configuredAgents, Supplier<List<String>> brokerQueueNames, Duration refresh,
-                          Executor background) {
+    /**
+     * @param registered the enabled agents of the registry
+     * @param disabled   true for an agent the registry disabled: its queue, if it is left, is no recipient
+     * @param background where refreshes run (one thread, from Camel's ExecutorServiceManager: stopped with Camel)
+     */
+    public AgentDirectory(Supplier<Set<String>> registered, Predicate<String> disabled,
+                          Supplier<List<String>> brokerQueueNames, Duration refresh, Executor background) {
         this.background = background;
-        this.configured = Set.copyOf(configuredAgents);
+        this.registered = registered;
+        this.disabled = disabled;
         this.brokerQueueNames = brokerQueueNames;
         this.refreshNanos = refresh.toNanos();
-        this.known = Set.copyOf(configuredAgents);
+        this.known = Set.copyOf(registered.get());
     }
 
     /** Every known agent id. */
@@ -64,12 +71,14 @@ public class AgentDirectory {
     }
 
     private void refresh() {
-        Set<String> agents = new TreeSet<>(configured);
+        Set<String> agents = new TreeSet<>(registered.get());
         for (String queue : brokerQueueNames.get()) {
             if (queue.startsWith(MasNames.AGENT_QUEUE_PREFIX)) {
                 String agent = MasNames.queueRecipient(queue);
                 if (agent != null) {
-                    agents.add(agent);
+                    if (!disabled.test(agent)) {
+                        agents.add(agent);
+                    }
                 } else if (ignored.size() < 1_000 && ignored.add(queue)) {
                     // created by a client under a name no agent can have: never a recipient
                     LOG.warn("Queue {} is not named after a valid agent id: broadcasts do not reach it", queue.length() > 300

@@ -46,6 +46,7 @@ class HttpDeliveryTest {
     static final AtomicInteger SILENT_CALLS = new AtomicInteger();
     static final List<String> CRM_BODIES = new CopyOnWriteArrayList<>();
     static final List<String> CRM_IDS = new CopyOnWriteArrayList<>();
+    static final List<String> REGISTERED_BODIES = new CopyOnWriteArrayList<>();
 
     @BeforeAll
     static void start() throws Exception {
@@ -54,6 +55,10 @@ class HttpDeliveryTest {
             CRM_BODIES.add(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
             CRM_IDS.add(exchange.getRequestHeaders().getFirst("mas_id"));
             respond(exchange, CRM_CALLS.incrementAndGet() == 1 ? 500 : 200, "ok");
+        });
+        endpoints.createContext("/registered", exchange -> {
+            REGISTERED_BODIES.add(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+            respond(exchange, 200, "ok");
         });
         endpoints.createContext("/books", exchange -> {
             BOOKS_CALLS.incrementAndGet();
@@ -115,6 +120,25 @@ class HttpDeliveryTest {
         await().untilAsserted(() -> assertThat(broker.depth("mas.agent.crm")).isZero());
         assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, "http-crm-1")))
                 .containsExactly("accepted", "queued", "retrying", "acked");
+    }
+
+    @Test
+    void anAgentRegisteredThroughTheApiWithAnEndpointIsReachedOverHttpAtOnceAndNoLongerOnceDisabled() throws Exception {
+        String agent = "registered-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        var created = broker.post("/api/agents", RunningBroker.API_KEY, "application/json", "{\"id\":\"" + agent
+                + "\",\"endpoint\":\"http://127.0.0.1:" + endpoints.getAddress().getPort() + "/registered\"}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        assertThat(broker.postMessage("{\"id\":\"http-registered-1\",\"from_agent\":\"sales\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"event\",\"payload\":{}}").statusCode()).isEqualTo(202);
+        await().untilAsserted(() -> assertThat(DeliveryLedgerTest.status(broker, "http-registered-1")
+                .get("recipients").get(0).get("status").asText()).isEqualTo("acked"));
+        assertThat(REGISTERED_BODIES).hasSize(1);
+        assertThat(REGISTERED_BODIES.get(0)).contains("\"id\":\"http-registered-1\"");
+
+        var disabled = broker.send(java.net.http.HttpRequest.newBuilder(broker.uri("/api/agents/" + agent))
+                .header("X-API-Key", RunningBroker.API_KEY).DELETE());
+        assertThat(disabled.statusCode()).isEqualTo(200);
+        await().untilAsserted(() -> assertThat(broker.context().getRoute("http-delivery-" + agent)).isNull());
     }
 
     @Test

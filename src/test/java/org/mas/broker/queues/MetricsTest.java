@@ -135,8 +135,9 @@ class MetricsTest {
             assertThat(broker.post("/api/messages/metrics-ack-1/ack", RunningBroker.API_KEY, "application/json",
                     "{\"agent\":\"" + worker + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(200);
             Map<String, Double> acked = series(broker);
+            // the GET /api/stats without a key above is a failed authentication
             assertOnlyTheseCountersMoved(counterDeltas(after, acked), Map.of(RECEIVED_REST, 1.0, ROUTED_AGENT_QUEUE, 1.0,
-                    QUEUED, 1.0, ACKED, 1.0));
+                    QUEUED, 1.0, ACKED, 1.0, "mas_auth_failures_total{protocol=\"rest\"}", 1.0));
             assertThat(acked).containsEntry(ACKED_LATENCY_COUNT, 1.0);
         }
     }

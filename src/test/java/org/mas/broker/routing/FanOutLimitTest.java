@@ -46,6 +46,6 @@ class FanOutLimitTest {
         var deadLetter = broker.deadLetter("too-wide");
         assertThat(deadLetter.getStringProperty("mas_error")).contains(AGENTS + " recipients", "fan-out limit of "
                 + MasNames.MAX_RECIPIENTS);
-        assertThat(broker.queueExists("mas.agent.fan-0")).isFalse();
+        assertThat(broker.depth("mas.agent.fan-0")).isZero(); // registered agents have their queue from the start
     }
 }

@@ -32,16 +32,38 @@ public final class RawStomp implements AutoCloseable {
 
     /** Connects and waits for CONNECTED. */
     public static RawStomp connect(int port) throws IOException {
-        return connect(new Socket("127.0.0.1", port));
+        return connect(new Socket("127.0.0.1", port), null, null);
     }
 
     /** Speaks STOMP over a socket already connected (e.g. an SSLSocket) and waits for CONNECTED. */
     public static RawStomp connect(Socket socket) throws IOException {
+        return connect(socket, null, null);
+    }
+
+    /** Connects with a login and passcode (none if null) and waits for CONNECTED; an IOException names any other answer. */
+    public static RawStomp connect(int port, String login, String passcode) throws IOException {
+        return connect(new Socket("127.0.0.1", port), login, passcode);
+    }
+
+    /** Over a socket already connected, with a login and passcode (none if null). */
+    public static RawStomp connect(Socket socket, String login, String passcode) throws IOException {
         RawStomp stomp = new RawStomp(socket);
         stomp.socket.setSoTimeout(30_000);
-        stomp.send("CONNECT", Map.of("accept-version", "1.2", "host", "localhost"), null, true);
-        Frame connected = stomp.read();
+        Map<String, String> headers = new LinkedHashMap<>(Map.of("accept-version", "1.2", "host", "localhost"));
+        if (login != null) {
+            headers.put("login", login);
+            headers.put("passcode", passcode);
+        }
+        stomp.send("CONNECT", headers, null, true);
+        Frame connected;
+        try {
+            connected = stomp.read();
+        } catch (IOException e) {
+            stomp.close();
+            throw e;
+        }
         if (!"CONNECTED".equals(connected.command())) {
+            stomp.close();
             throw new IOException("STOMP CONNECT answered with " + connected);
         }
         return stomp;

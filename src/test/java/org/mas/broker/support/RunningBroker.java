@@ -118,6 +118,8 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
         environment.put("MESSAGE_BROKER_API_KEYS", API_KEY);
         environment.put("MESSAGE_BROKER_REDELIVERY_INITIAL_DELAY_MS", "20");
         environment.put("MESSAGE_BROKER_REDELIVERY_MAX_DELAY_MS", "200");
+        // tests whose subject is not identity connect without credentials; identity tests set it to false
+        environment.put("MESSAGE_BROKER_SECURITY_ALLOW_ANONYMOUS", "true");
         environment.putAll(env);
         Map<String, String> properties = new HashMap<>();
         properties.put("camel.server.port", String.valueOf(httpPort));
@@ -125,6 +127,7 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
         properties.put("mas.embedded-broker.acceptor",
                 "tcp://127.0.0.1:" + brokerPort + "?protocols=CORE,AMQP,STOMP,MQTT,OPENWIRE");
         properties.put("mas.ingress.file.poll-delay", "100");
+        properties.put("mas.security.bcrypt-cost", "4"); // bcrypt's cheapest: tests connect often on 2 cores
         properties.putAll(camelProperties);
         String keystore = environment.getOrDefault("MESSAGE_BROKER_SECURITY_TLS_KEYSTORE", "");
         if (!keystore.isBlank()) {
@@ -188,11 +191,21 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
 
     // ---- JMS, as an agent connecting over TCP
 
-    /** A new session on one shared agent connection; close it when done. */
+    /**
+     * A new session on one shared connection; close it when done. An anonymous agent's over TCP; where anonymous
+     * connections are refused (security.allow_anonymous false), the router's own in-VM one, so that tests still read
+     * and write every queue as an operator would.
+     */
     public synchronized Session session() throws JMSException {
         if (agentConnection == null) {
-            agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort + artemisTls);
-            agentConnection = agentConnectionFactory.createConnection();
+            if ("false".equalsIgnoreCase(env.get("MESSAGE_BROKER_SECURITY_ALLOW_ANONYMOUS"))) {
+                EmbeddedArtemis embedded = context().getRegistry().lookupByNameAndType(EmbeddedArtemis.BEAN_NAME, EmbeddedArtemis.class);
+                agentConnectionFactory = new ActiveMQConnectionFactory(embedded.inVmUrl());
+                agentConnection = agentConnectionFactory.createConnection(MasNames.ROUTER_USER, embedded.routerPassword());
+            } else {
+                agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort + artemisTls);
+                agentConnection = agentConnectionFactory.createConnection();
+            }
             agentConnection.start();
         }
         return agentConnection.createSession(false, Session.AUTO_ACKNOWLEDGE);

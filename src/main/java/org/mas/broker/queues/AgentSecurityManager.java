@@ -1,0 +1,148 @@
+package org.mas.broker.queues;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+
+import javax.security.auth.Subject;
+
+import org.apache.activemq.artemis.core.security.CheckType;
+import org.apache.activemq.artemis.core.security.Role;
+import org.apache.activemq.artemis.spi.core.protocol.RemotingConnection;
+import org.apache.activemq.artemis.spi.core.security.ActiveMQSecurityManager5;
+import org.apache.activemq.artemis.spi.core.security.jaas.NoCacheLoginException;
+import org.apache.activemq.artemis.spi.core.security.jaas.RolePrincipal;
+import org.apache.activemq.artemis.spi.core.security.jaas.UserPrincipal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.mas.broker.MasNames;
+import org.mas.broker.identity.AgentRegistry;
+import org.mas.broker.identity.RegisteredAgent;
+
+/**
+ * The embedded broker's security manager: every connection, on every protocol, authenticates as an agent of the
+ * {@link AgentRegistry} (user name = agent id, password = its secret), as the router (in-VM only, with this process's
+ * random password), or, with {@code security.allow_anonymous}, without credentials. The subject carries the roles that
+ * {@link BrokerSecurity}'s security settings grant permissions to; {@link #authorize} only matches them.
+ * A failed authentication is counted (the callback) and logged, rate-limited, without the password; it is never cached
+ * by Artemis, so each one is counted and a secret that becomes valid works at once.
+ */
+public class AgentSecurityManager implements ActiveMQSecurityManager5 {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AgentSecurityManager.class);
+    static final int LOGGED_PER_MINUTE = 20;
+
+    private final AgentRegistry registry;
+    private final boolean allowAnonymous;
+    private final byte[] routerPassword;
+    private final Consumer<String> authFailed;
+    private long logWindowStart = System.nanoTime();
+    private int loggedInWindow;
+    private long unloggedInWindow;
+
+    /** @param authFailed told the protocol (core, amqp, stomp, mqtt, openwire) of each failed authentication */
+    public AgentSecurityManager(AgentRegistry registry, boolean allowAnonymous, String routerPassword, Consumer<String> authFailed) {
+        this.registry = registry;
+        this.allowAnonymous = allowAnonymous;
+        this.routerPassword = routerPassword.getBytes(StandardCharsets.UTF_8);
+        this.authFailed = authFailed;
+    }
+
+    @Override
+    public Subject authenticate(String user, String password, RemotingConnection connection, String securityDomain)
+            throws NoCacheLoginException {
+        if (user == null || user.isEmpty()) {
+            if (allowAnonymous) {
+                return subject(MasNames.ANONYMOUS_USER, Set.of(BrokerSecurity.ROLE_ANONYMOUS));
+            }
+            throw failed(connection, null, "anonymous connections are refused (security.allow_anonymous is false)");
+        }
+        if (MasNames.ROUTER_USER.equals(user)) {
+            if (BrokerSecurity.isInVm(connection) && password != null
+                    && MessageDigest.isEqual(routerPassword, password.getBytes(StandardCharsets.UTF_8))) {
+                return subject(user, Set.of(BrokerSecurity.ROLE_ROUTER));
+            }
+            throw failed(connection, user, "the router's user connects in-VM only");
+        }
+        Optional<RegisteredAgent> agent = registry.authenticate(user, password);
+        if (agent.isEmpty()) {
+            throw failed(connection, user, "unknown or disabled agent, or wrong secret");
+        }
+        return subject(user, BrokerSecurity.rolesOf(agent.get()));
+    }
+
+    @Override
+    public boolean authorize(Subject subject, Set<Role> roles, CheckType checkType, String address) {
+        if (subject == null || roles == null) {
+            return false;
+        }
+        Set<String> held = new HashSet<>();
+        for (RolePrincipal role : subject.getPrincipals(RolePrincipal.class)) {
+            held.add(role.getName());
+        }
+        for (Role role : roles) {
+            if (checkType.hasRole(role) && held.contains(role.getName())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public boolean validateUser(String user, String password) {
+        return false; // Artemis calls authenticate (ActiveMQSecurityManager5) instead
+    }
+
+    @Override
+    public boolean validateUserAndRole(String user, String password, Set<Role> roles, CheckType checkType) {
+        return false; // Artemis calls authorize (ActiveMQSecurityManager5) instead
+    }
+
+    private static Subject subject(String user, Set<String> roles) {
+        Subject subject = new Subject();
+        subject.getPrincipals().add(new UserPrincipal(user));
+        for (String role : roles) {
+            subject.getPrincipals().add(new RolePrincipal(role));
+        }
+        return subject;
+    }
+
+    private NoCacheLoginException failed(RemotingConnection connection, String user, String reason) {
+        String protocol = connection == null || connection.getProtocolName() == null ? "other" : connection.getProtocolName();
+        authFailed.accept(protocol);
+        if (shouldLog()) {
+            LOG.warn("Authentication failed for {} over {} from {}: {}", user == null ? "an anonymous connection" : "'" + user + "'",
+                    protocol, connection == null ? "?" : connection.getRemoteAddress(), reason);
+        }
+        return new NoCacheLoginException(reason);
+    }
+
+    /** One line per failure, at most {@value #LOGGED_PER_MINUTE} a minute; then one line says how many were not. */
+    private boolean shouldLog() {
+        long unlogged = 0;
+        boolean log;
+        synchronized (this) {
+            long now = System.nanoTime();
+            if (now - logWindowStart > 60_000_000_000L) {
+                unlogged = unloggedInWindow;
+                logWindowStart = now;
+                loggedInWindow = 0;
+                unloggedInWindow = 0;
+            }
+            log = loggedInWindow < LOGGED_PER_MINUTE;
+            if (log) {
+                loggedInWindow++;
+            } else {
+                unloggedInWindow++;
+            }
+        }
+        if (unlogged > 0) {
+            LOG.warn("{} more authentications failed in the last minute (not logged one by one)", unlogged);
+        }
+        return log;
+    }
+}
