@@ -77,8 +77,9 @@ public class IngressGuard {
         }
         in.removeHeaders("*");
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
-        exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, jms.getJMSMessageID());
-        exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, derivedId("jms:" + jms.getJMSMessageID()));
+        String inboundId = inboundId(jms);
+        exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, inboundId);
+        exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, inboundId == null ? null : derivedId("jms:" + inboundId));
         // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
         // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
         // a duplicate inside a transaction would roll the whole transaction back, again and again.
@@ -111,6 +112,22 @@ public class IngressGuard {
             throw new InvalidEnvelopeException("unsupported JMS message type " + type
                     + ": only TextMessage or BytesMessage carrying a JSON envelope is accepted");
         }
+    }
+
+    /**
+     * What identifies the inbound message, the same on each redelivery (also after a restart): its JMS message id, or,
+     * for senders that give none (STOMP, MQTT and some AMQP clients), the id the broker stored it under. Null only if
+     * neither is known; the envelope then gets a random id.
+     */
+    static String inboundId(jakarta.jms.Message jms) throws JMSException {
+        String id = jms.getJMSMessageID();
+        if (id != null) {
+            return id;
+        }
+        if (jms instanceof org.apache.activemq.artemis.jms.client.ActiveMQMessage artemis && artemis.getCoreMessage() != null) {
+            return "broker:" + artemis.getCoreMessage().getMessageID();
+        }
+        return null;
     }
 
     /**

@@ -55,4 +55,27 @@ class StompAgentTest {
             assertThat(stomp.read().command()).isEqualTo("RECEIPT");
         }
     }
+
+    @Test
+    void envelopesWithoutAnIdEachGetTheirOwn() throws Exception {
+        // STOMP (like MQTT) gives no JMS message id: each message still gets an id of its own, not one derived from null
+        String agent = Envelopes.uniqueAgent("no-id");
+        try (RawStomp stomp = RawStomp.connect(broker.brokerPort())) {
+            for (int i = 0; i < 3; i++) {
+                String envelope = "{\"from_agent\":\"" + agent + "\",\"to_agent\":\"" + agent
+                        + "\",\"message_type\":\"event\",\"payload\":{\"n\":" + i + "}}";
+                stomp.send("SEND", Map.of("destination", "mas.inbound", "content-type", "application/json",
+                        "receipt", "r-" + i), envelope, true);
+                assertThat(stomp.read().command()).isEqualTo("RECEIPT");
+            }
+        }
+        org.awaitility.Awaitility.await().untilAsserted(() -> assertThat(broker.depth("mas.agent." + agent)).isEqualTo(3));
+        java.util.List<jakarta.jms.Message> received = broker.receiveExactly("mas.agent." + agent, 3);
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (jakarta.jms.Message message : received) {
+            ids.add(message.getStringProperty("mas_id"));
+        }
+        assertThat(ids).hasSize(3);
+        assertThat(broker.depth("mas.invalid")).isZero();
+    }
 }
