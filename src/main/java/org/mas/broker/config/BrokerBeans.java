@@ -117,15 +117,18 @@ public class BrokerBeans implements CamelConfiguration {
         CapabilityDirectory capabilities = agentRegistry;
         registry.bind("capabilities", capabilities);
         // starts the embedded broker (or configures the external one) when the context starts, before any route, and
-        // creates a queue for every offered capability, so its agents can consume before any message; stops the broker
-        // after the routes
+        // creates the queues of the registered agents and of every offered capability, so that agents can consume
+        // before any message (they may not create queues); stops the broker after the routes
+        boolean external = embedded == null; // the embedded broker's security makes the agents' queues itself
         context.addService(new BrokerLifecycle(jms, embedded, () -> AddressSettingsPolicy.applyThroughManagement(management,
-                settings), () -> createCapabilityQueues(queueAdmin, agentRegistry.offeredCapabilities())), true, true);
-        if (embedded == null) {
+                settings), () -> createRegistryQueues(queueAdmin, external ? agentRegistry.enabledAgentIds() : java.util.Set.of(),
+                agentRegistry.offeredCapabilities())), true, true);
+        if (external) {
             // the embedded broker's security creates a new agent's queues itself; an external one gets them from here
             agentRegistry.subscribe(change -> {
                 if (change.kind() == AgentRegistry.Change.Kind.REGISTERED) {
-                    createCapabilityQueues(queueAdmin, java.util.Set.copyOf(change.agent().capabilities()));
+                    createRegistryQueues(queueAdmin, java.util.Set.of(change.agent().id()),
+                            java.util.Set.copyOf(change.agent().capabilities()));
                 }
             });
         }
@@ -216,20 +219,27 @@ public class BrokerBeans implements CamelConfiguration {
         warnAboutApiKeys(settings);
     }
 
-    private static void createCapabilityQueues(QueueAdmin queues, java.util.Set<String> capabilities) {
+    private static void createRegistryQueues(QueueAdmin queues, java.util.Set<String> agents, java.util.Set<String> capabilities) {
         java.util.List<String> created = new java.util.ArrayList<>();
-        for (String capability : capabilities) {
-            try {
-                if (queues.ensureCapabilityQueue(capability)) {
-                    created.add(org.mas.broker.MasNames.capabilityQueue(capability));
+        String queue = null;
+        try {
+            for (String agent : agents) {
+                queue = org.mas.broker.MasNames.agentQueue(agent);
+                if (queues.ensureAgentQueue(agent)) {
+                    created.add(queue);
                 }
-            } catch (Exception e) {
-                throw new IllegalStateException("Could not create the queue " + org.mas.broker.MasNames.capabilityQueue(
-                        capability) + " for the capability '" + capability + "': " + e.getMessage(), e);
             }
+            for (String capability : capabilities) {
+                queue = org.mas.broker.MasNames.capabilityQueue(capability);
+                if (queues.ensureCapabilityQueue(capability)) {
+                    created.add(queue);
+                }
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("Could not create the queue " + queue + ": " + e.getMessage(), e);
         }
         if (!created.isEmpty()) {
-            LOG.info("Created the capability queues {}", created);
+            LOG.info("Created the queues of registered agents and offered capabilities: {}", created);
         }
     }
 

@@ -8,7 +8,7 @@ import org.apache.activemq.artemis.api.core.Message;
 import org.apache.activemq.artemis.api.core.SimpleString;
 import org.apache.activemq.artemis.core.server.LargeServerMessage;
 import org.apache.activemq.artemis.core.server.ServerSession;
-import org.apache.activemq.artemis.core.server.plugin.ActiveMQServerMessagePlugin;
+import org.apache.activemq.artemis.core.server.plugin.ActiveMQServerPlugin;
 import org.apache.activemq.artemis.core.transaction.Transaction;
 import org.apache.activemq.artemis.utils.CompositeAddress;
 import org.slf4j.Logger;
@@ -37,7 +37,7 @@ import org.mas.broker.MasNames;
  *   </broker-plugin>
  * </broker-plugins>}</pre>
  */
-public class DurableIngressPlugin implements ActiveMQServerMessagePlugin {
+public class DurableIngressPlugin implements ActiveMQServerPlugin {
 
     /** broker.xml property: the router's {@code max_message_size} in bytes. */
     public static final String MAX_MESSAGE_SIZE_PROPERTY = "max-message-size";

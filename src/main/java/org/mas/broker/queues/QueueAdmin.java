@@ -80,7 +80,18 @@ public class QueueAdmin {
      * queues). @return true if it was created
      */
     public boolean ensureCapabilityQueue(String capability) throws Exception {
-        String name = MasNames.capabilityQueue(capability);
+        return ensureQueue(MasNames.capabilityQueue(capability));
+    }
+
+    /**
+     * Creates the anycast queue mas.agent.&lt;agent&gt; unless it exists: on an external broker the router makes it for
+     * every registered agent, which may consume but not create it. @return true if it was created
+     */
+    public boolean ensureAgentQueue(String agent) throws Exception {
+        return ensureQueue(MasNames.agentQueue(agent));
+    }
+
+    private boolean ensureQueue(String name) throws Exception {
         if (get(name).isPresent()) {
             return false;
         }
