@@ -115,10 +115,20 @@ public class AgentSecurityManager implements ActiveMQSecurityManager5 {
         String protocol = connection == null || connection.getProtocolName() == null ? "other" : connection.getProtocolName();
         authFailed.accept(protocol);
         if (shouldLog()) {
-            LOG.warn("Authentication failed for {} over {} from {}: {}", user == null ? "an anonymous connection" : "'" + user + "'",
+            LOG.warn("Authentication failed for {} over {} from {}: {}", user == null ? "an anonymous connection" : "'" + printable(user) + "'",
                     protocol, connection == null ? "?" : connection.getRemoteAddress(), reason);
         }
         return new NoCacheLoginException(reason);
+    }
+
+    /** A user name as the client sent it, made safe for one log line: control characters as '?', at most 100 chars. */
+    static String printable(String user) {
+        StringBuilder out = new StringBuilder(Math.min(user.length(), 100) + 3);
+        for (int i = 0; i < user.length() && i < 100; i++) {
+            char c = user.charAt(i);
+            out.append(Character.isISOControl(c) || Character.isSurrogate(c) ? '?' : c);
+        }
+        return user.length() > 100 ? out.append("...").toString() : out.toString();
     }
 
     /** One line per failure, at most {@value #LOGGED_PER_MINUTE} a minute; then one line says how many were not. */
