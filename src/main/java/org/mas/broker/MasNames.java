@@ -67,6 +67,12 @@ public final class MasNames {
     public static final String ANONYMOUS_USER = "(anonymous)";
     /** The user Artemis authenticated for the connection that sent a message (populate-validated-user). */
     public static final String HEADER_VALIDATED_USER = "_AMQ_VALIDATED_USER";
+    /**
+     * Who sent a message to mas.inbound or mas.acks: the user the broker authenticated for the sending session,
+     * stamped by DurableIngressPlugin on every protocol's messages (Artemis's own validated user is not set on AMQP
+     * messages), whatever the client wrote; absent when the session had none.
+     */
+    public static final String HEADER_SENDER = "mas_sender";
 
     /** API key scopes (contract section 7). */
     public static final String SCOPE_SEND = "send";

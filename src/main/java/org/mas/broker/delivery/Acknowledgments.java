@@ -32,9 +32,13 @@ public class Acknowledgments {
     private final RestResponses responses;
     private final AtomicLong refused = new AtomicLong();
 
-    public Acknowledgments(AckTracker tracker, RestResponses responses) {
+    /** @param trustUnauthenticated security.allow_anonymous: an ack from a sender the broker did not authenticate counts */
+    private final boolean trustUnauthenticated;
+
+    public Acknowledgments(AckTracker tracker, RestResponses responses, boolean trustUnauthenticated) {
         this.tracker = tracker;
         this.responses = responses;
+        this.trustUnauthenticated = trustUnauthenticated;
     }
 
     /** mas.acks: a bad or unmatched acknowledgment is logged and counted, never retried, never a crash. */
@@ -66,10 +70,11 @@ public class Acknowledgments {
         }
         String id = ack.get("id").asText();
         String agent = ack.get("agent").asText();
-        String sender = AuthenticatedSender.of((jakarta.jms.Message) message);
-        if (sender != null && !sender.equals(agent)) {
-            refuse("acknowledgment of " + id + " as agent '" + agent + "' from the authenticated agent '" + sender
-                    + "': an agent acknowledges only as itself");
+        AuthenticatedSender.Sender sender = AuthenticatedSender.of((jakarta.jms.Message) message);
+        if (!sender.unchecked(trustUnauthenticated) && !agent.equals(sender.agent())) {
+            refuse("acknowledgment of " + id + " as agent '" + agent + "' from " + (sender.agent() == null
+                    ? "a sender the broker did not authenticate" : "the authenticated agent '" + sender.agent() + "'")
+                    + ": an agent acknowledges only as itself");
             return;
         }
         // one for a copy not recorded yet is held, not waited for: its outcome comes later, on another thread

@@ -47,10 +47,16 @@ public class IngressGuard {
     private final RestScopes scopes;
     private final AuditTrail audit;
     private final Runnable authFailed;
+    private final boolean trustUnauthenticated;
 
-    /** @param authFailed told of each REST call refused for a missing or wrong API key */
+    /**
+     * @param authFailed           told of each REST call refused for a missing or wrong API key
+     * @param trustUnauthenticated security.allow_anonymous: a JMS message the broker did not authenticate may name any
+     *                             from_agent
+     */
     public IngressGuard(EnvelopeProcessor envelopes, List<BrokerSettings.ApiKey> apiKeys, RestScopes scopes, AuditTrail audit,
-                        Runnable authFailed) {
+                        Runnable authFailed, boolean trustUnauthenticated) {
+        this.trustUnauthenticated = trustUnauthenticated;
         this.envelopes = envelopes;
         this.scopes = scopes;
         this.audit = audit;
@@ -71,15 +77,22 @@ public class IngressGuard {
         Message in = exchange.getIn();
         jakarta.jms.Message jms = in.getBody(jakarta.jms.Message.class);
         exchange.setProperty(MasNames.PROPERTY_ORIGINAL_PROPERTIES, senderProperties(jms));
-        String sender = AuthenticatedSender.of(jms);
-        if (sender != null) {
-            exchange.setProperty(MasNames.PROPERTY_AUTHENTICATED_AGENT, sender); // from_agent must be this (senders)
+        AuthenticatedSender.Sender sender = AuthenticatedSender.of(jms);
+        boolean unauthenticated = !sender.unchecked(trustUnauthenticated) && sender.agent() == null;
+        if (sender.kind() == AuthenticatedSender.Kind.AGENT) {
+            exchange.setProperty(MasNames.PROPERTY_AUTHENTICATED_AGENT, sender.agent()); // from_agent must be this (senders)
         }
         in.removeHeaders("*");
         in.setHeader(MasNames.HEADER_INGRESS, MasNames.INGRESS_JMS);
         String inboundId = inboundId(jms);
         exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, inboundId);
         exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, inboundId == null ? null : derivedId("jms:" + inboundId));
+        if (unauthenticated) {
+            in.setBody("");
+            throw new InvalidEnvelopeException("the broker did not authenticate the sender of this message (security "
+                    + "off on an external broker, or DurableIngressPlugin missing there): refused while "
+                    + "security.allow_anonymous is false");
+        }
         // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
         // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
         // a duplicate inside a transaction would roll the whole transaction back, again and again.

@@ -116,9 +116,9 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
         if (!INBOUND.equals(address) && !ACKS.equals(address)) {
             return;
         }
-        // who sent it: Artemis stamps the session's validated user right after this (populate-validated-user), but
-        // leaves what the client wrote when the session has none, so that value is removed here
-        boolean changed = removeForgedValidatedUser(session, message);
+        // who sent it, for the router's sender check: the session's authenticated user, on every protocol (Artemis's
+        // own populate-validated-user skips AMQP messages, and leaves what a client wrote when the session has none)
+        boolean changed = stampSender(session, message);
         long size = message.getWholeMessageSize(); // large messages: headers plus the body file's size
         if (size > sizeLimit) {
             refuse(session, message, size);
@@ -144,9 +144,15 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
         }
     }
 
-    private static boolean removeForgedValidatedUser(ServerSession session, Message message) {
-        return (session == null || session.getValidatedUser() == null)
-                && message.removeProperty(Message.HDR_VALIDATED_USER) != null;
+    private static boolean stampSender(ServerSession session, Message message) {
+        String user = session == null ? null : session.getValidatedUser();
+        boolean changed = user == null && message.removeProperty(Message.HDR_VALIDATED_USER) != null;
+        SimpleString stamp = SimpleString.of(MasNames.HEADER_SENDER);
+        if (user == null) {
+            return message.removeProperty(stamp) != null || changed;
+        }
+        message.putStringProperty(stamp, SimpleString.of(user));
+        return true;
     }
 
     private static boolean stripDuplicateId(Message message) {
