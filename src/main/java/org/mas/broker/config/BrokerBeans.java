@@ -134,8 +134,12 @@ public class BrokerBeans implements CamelConfiguration {
         }
 
         RestResponses restResponses = new RestResponses();
-        AgentDirectory agents = new AgentDirectory(agentRegistry::enabledAgentIds, id -> agentRegistry.find(id)
-                .map(agent -> !agent.enabled()).orElse(false), management::anycastQueueNames, Duration.ofSeconds(5),
+        // broadcast recipients: with identities on (the embedded broker, no anonymous connections) the registry's
+        // enabled agents only, so made-up ids that got a queue never count; otherwise also every agent queue
+        boolean registeredOnly = embedded != null && !settings.security().allowAnonymous();
+        AgentDirectory agents = new AgentDirectory(agentRegistry::enabledAgentIds, id -> registeredOnly
+                ? !agentRegistry.isEnabled(id) : agentRegistry.find(id).map(agent -> !agent.enabled()).orElse(false),
+                management::anycastQueueNames, Duration.ofSeconds(5),
                 context.getExecutorServiceManager().newSingleThreadExecutor(this, "agent-directory-refresh"));
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
@@ -149,7 +153,7 @@ public class BrokerBeans implements CamelConfiguration {
         AuditTrail audit = new AuditTrail(databases.delivery(), restResponses, java.time.Clock.systemUTC());
         registry.bind("audit", audit);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys(), scopes, audit,
-                () -> authFailures.accept("rest")));
+                () -> authFailures.accept("rest"), settings.security().allowAnonymous()));
         registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
         registry.bind("restResponses", restResponses);
         registry.bind("agentsApi", new AgentsApi(agentRegistry, restResponses));
@@ -204,7 +208,7 @@ public class BrokerBeans implements CamelConfiguration {
             }
         });
         registry.bind("ackTracker", tracker);
-        registry.bind("acks", new Acknowledgments(tracker, restResponses));
+        registry.bind("acks", new Acknowledgments(tracker, restResponses, settings.security().allowAnonymous()));
         registry.bind("httpDelivery", new HttpDelivery(envelopes));
         registry.bind("deadLetterApi", new DeadLetterApi(context, jms.artemisConnectionFactory(), queueAdmin, steps, restResponses));
 

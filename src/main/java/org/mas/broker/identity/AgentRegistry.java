@@ -178,7 +178,17 @@ public class AgentRegistry implements CapabilityDirectory {
             Secrets.matches(secret == null ? "" : secret, unknownAgentHash);
             return Optional.empty();
         }
-        return Secrets.matches(secret, agent.secretHash()) ? Optional.of(agent) : Optional.empty();
+        boolean matches = Secrets.matches(secret == null ? "" : secret, agent.secretHash());
+        // rotated or disabled while bcrypt ran: the record that was checked is no longer the agent's
+        return matches && agents.get(id) == agent ? Optional.of(agent) : Optional.empty();
+    }
+
+    /**
+     * True while this record is still the agent's current, enabled one: an authentication made with it holds until the
+     * agent's secret is rotated or the agent is disabled (then every later permission check fails).
+     */
+    public boolean isCurrent(RegisteredAgent record) {
+        return record != null && record.enabled() && agents.get(record.id()) == record;
     }
 
     /** The ids of the enabled agents (broadcast recipients). */

@@ -72,13 +72,28 @@ public class AgentSecurityManager implements ActiveMQSecurityManager5 {
         if (agent.isEmpty()) {
             throw failed(connection, user, "unknown or disabled agent, or wrong secret");
         }
-        return subject(user, BrokerSecurity.rolesOf(agent.get()));
+        Subject subject = subject(user, BrokerSecurity.rolesOf(agent.get()));
+        subject.getPrincipals().add(new AgentRecord(agent.get()));
+        return subject;
+    }
+
+    /** The registry record an agent's login was checked against: its permissions end when that record is replaced. */
+    record AgentRecord(RegisteredAgent agent) implements java.security.Principal {
+        @Override
+        public String getName() {
+            return agent.id();
+        }
     }
 
     @Override
     public boolean authorize(Subject subject, Set<Role> roles, CheckType checkType, String address) {
         if (subject == null || roles == null) {
             return false;
+        }
+        for (AgentRecord record : subject.getPrincipals(AgentRecord.class)) {
+            if (!registry.isCurrent(record.agent())) {
+                return false; // rotated or disabled since this login (a session Artemis still caches, a race with it)
+            }
         }
         Set<String> held = new HashSet<>();
         for (RolePrincipal role : subject.getPrincipals(RolePrincipal.class)) {

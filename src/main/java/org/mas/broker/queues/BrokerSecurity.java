@@ -27,8 +27,8 @@ import org.mas.broker.identity.RegisteredAgent;
  * <ul>
  * <li>{@code #}: the router (and anonymous connections with security.allow_anonymous) may do everything;</li>
  * <li>{@code mas.inbound}, {@code mas.acks}: every agent may send;</li>
- * <li>{@code mas.alerts}: agents with the role monitor may subscribe (their subscription queue is created and
- * deleted for them);</li>
+ * <li>{@code mas.alerts}: agents with the role monitor may subscribe, non-durably (the subscription queue lives as
+ * long as their connection; a durable one could take a name a future agent or capability queue needs);</li>
  * <li>{@code mas.agent.<id>}: that agent may consume and browse;</li>
  * <li>{@code mas.capability.<c>}: every agent that registered the capability may consume and browse.</li>
  * </ul>
@@ -80,7 +80,7 @@ public final class BrokerSecurity {
         settings.put("#", roles());
         settings.put(MasNames.INBOUND, roles(new Role(ROLE_AGENT, true, false, false, false, false, false, false, false, false, false, false, false)));
         settings.put(MasNames.ACKS, roles(new Role(ROLE_AGENT, true, false, false, false, false, false, false, false, false, false, false, false)));
-        settings.put(MasNames.ALERTS, roles(new Role(MasNames.ROLE_MONITOR, false, true, true, true, true, true, false, true, false, false, false, false)));
+        settings.put(MasNames.ALERTS, roles(new Role(MasNames.ROLE_MONITOR, false, true, false, false, true, true, false, true, false, false, false, false)));
         for (RegisteredAgent agent : registry.enabledAgents()) {
             settings.put(MasNames.agentQueue(agent.id()), agentRoles(agent.id()));
         }
@@ -120,8 +120,8 @@ public final class BrokerSecurity {
                 createQueue(running, MasNames.agentQueue(agent.id()));
                 agent.capabilities().forEach(c -> createQueue(running, MasNames.capabilityQueue(c)));
             }
-            // a disabled agent's settings stay: no subject has its role any more, and removing a match would drop
-            // every agent's cached authorizations
+            // a disabled agent's settings stay (no subject has its role any more); both caches are dropped, and the
+            // security manager refuses every permission to a login made with the agent's old record
             case SECRET_ROTATED, DISABLED -> disconnect(running, agent.id());
         }
     }
@@ -130,6 +130,7 @@ public final class BrokerSecurity {
     private static void disconnect(ActiveMQServer running, String agentId) {
         if (running.getSecurityStore() instanceof SecurityStoreImpl store) {
             store.invalidateAuthenticationCache();
+            store.invalidateAuthorizationCache(); // a permission cached for the old login is asked again (authorize)
         }
         try {
             if (running.getActiveMQServerControl().closeConnectionsForUser(agentId)) {
