@@ -125,6 +125,13 @@ class AgentAuthenticationTest {
             HttpResponse<String> reserved = post("/api/agents", "{\"id\":\"" + id + "\"}");
             assertThat(reserved.statusCode()).as(id + ": " + reserved.body()).isEqualTo(400);
         }
+        String many = java.util.stream.IntStream.range(0, 101).mapToObj(n -> "\"c" + n + "\"")
+                .collect(java.util.stream.Collectors.joining(","));
+        HttpResponse<String> tooBig = post("/api/agents", "{\"id\":\"big\",\"capabilities\":[" + many + "],"
+                + "\"endpoint\":\"http://example.org/" + "x".repeat(3000) + "\"}");
+        assertThat(tooBig.statusCode()).as(tooBig.body()).isEqualTo(400);
+        assertThat(tooBig.body()).contains("$.capabilities: at most 100, got 101")
+                .contains("$.endpoint: an http:// or https:// URL with a host, at most 2048 characters");
         assertThat(post("/api/agents", "[1]").statusCode()).isEqualTo(400);
         assertThat(post("/api/agents", "{not json").statusCode()).isEqualTo(400);
     }
