@@ -28,6 +28,9 @@ import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 
+import org.mas.broker.identity.AgentSpec;
+import org.mas.broker.identity.Secrets;
+
 /**
  * Reads the module's settings: built-in defaults, then the YAML file, then {@code MESSAGE_BROKER_*} environment
  * variables (the key path in upper case with '_' between parts). Any bad value fails with a message naming the key.
@@ -42,7 +45,6 @@ public final class SettingsLoader {
 
     private static final String DEFAULTS_RESOURCE = "/message-broker-defaults.yaml";
     private static final Pattern DATABASE = Pattern.compile("^([A-Za-z0-9_.-]{1,128}|jdbc:.+)$");
-    private static final Pattern BCRYPT_HASH = Pattern.compile("^\\$2[aby]\\$\\d{2}\\$[./A-Za-z0-9]{53}$");
     private static final Set<String> JSON_VALUED_LISTS = Set.of("agents", "api_keys");
 
     private static final ObjectMapper MAPPER = new ObjectMapper()
@@ -303,31 +305,17 @@ public final class SettingsLoader {
         for (int i = 0; i < s.agents().size(); i++) {
             BrokerSettings.Agent agent = s.agents().get(i);
             String key = "agents[" + i + "]";
-            require(agent.id() != null && org.mas.broker.MasNames.isAgentId(agent.id()), key + ".id",
-                    "must match " + org.mas.broker.MasNames.AGENT_ID_REGEX + ", got '" + agent.id() + "'");
-            require(!agent.id().equals(org.mas.broker.MasNames.BROADCAST), key + ".id", "'broadcast' is reserved");
-            require(org.mas.broker.MasNames.capabilityOf(agent.id()) == null, key + ".id", "must not start with '"
-                    + org.mas.broker.MasNames.CAPABILITY_RECIPIENT_PREFIX + "', which names a capability, got '" + agent.id() + "'");
+            List<String> problems = AgentSpec.problems(agent.id(), agent.capabilities(), agent.roles(), agent.endpoint());
+            if (!problems.isEmpty()) {
+                throw new ConfigurationException(problems.stream().map(problem -> keyPath(List.of(key)) + "." + problem)
+                        .collect(Collectors.joining("; ")));
+            }
             require(!agentIds.contains(agent.id()), key + ".id", "duplicate agent id '" + agent.id() + "'");
             agentIds.add(agent.id());
-            require(!agent.id().equals(org.mas.broker.MasNames.ROUTER_USER), key + ".id", "'"
-                    + org.mas.broker.MasNames.ROUTER_USER + "' is the router's own user");
-            if (agent.endpoint() != null) {
-                require(agent.endpoint().matches("^https?://[^\\s/]+.*"), key + ".endpoint",
-                        "must be an http:// or https:// URL, got '" + agent.endpoint() + "'");
-            }
             if (agent.secretHash() != null) {
-                require(BCRYPT_HASH.matcher(agent.secretHash()).matches(), key + ".secret_hash",
+                require(Secrets.BCRYPT_HASH.matcher(agent.secretHash()).matches(), key + ".secret_hash",
                         "must be a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters; see README, 'Agent identities'), got '"
                         + agent.secretHash() + "'");
-            }
-            for (String capability : agent.capabilities()) {
-                require(org.mas.broker.MasNames.isCapability(capability), key + ".capabilities",
-                        "must match " + org.mas.broker.MasNames.CAPABILITY_REGEX + ", got '" + capability + "'");
-            }
-            for (String role : agent.roles()) {
-                require(org.mas.broker.MasNames.ROLE_MONITOR.equals(role), key + ".roles",
-                        "the only role is '" + org.mas.broker.MasNames.ROLE_MONITOR + "', got '" + role + "'");
             }
         }
         BrokerSettings.Security security = s.security();

@@ -15,6 +15,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.RateLimitedLog;
 import org.mas.broker.identity.AuthenticatedSender;
 import org.mas.broker.rest.RestResponses;
 
@@ -31,6 +32,8 @@ public class Acknowledgments {
     private final AckTracker tracker;
     private final RestResponses responses;
     private final AtomicLong refused = new AtomicLong();
+    private final RateLimitedLog refusals = new RateLimitedLog(LOG,
+            "{} more acknowledgments were refused in the last minute (not logged one by one)");
 
     /** @param trustUnauthenticated security.allow_anonymous: an ack from a sender the broker did not authenticate counts */
     private final boolean trustUnauthenticated;
@@ -157,37 +160,9 @@ public class Acknowledgments {
         return problems;
     }
 
-    /** Refusals logged one by one per minute; past that, one line a minute says how many more there were. */
-    static final int LOGGED_PER_MINUTE = 20;
-    private long logWindowStart = System.nanoTime();
-    private int loggedInWindow;
-    private long unloggedInWindow;
-
     private void refuse(String reason) {
         refused.incrementAndGet();
-        boolean log;
-        long unlogged = 0;
-        synchronized (this) {
-            long now = System.nanoTime();
-            if (now - logWindowStart > 60_000_000_000L) {
-                unlogged = unloggedInWindow;
-                logWindowStart = now;
-                loggedInWindow = 0;
-                unloggedInWindow = 0;
-            }
-            log = loggedInWindow < LOGGED_PER_MINUTE;
-            if (log) {
-                loggedInWindow++;
-            } else {
-                unloggedInWindow++;
-            }
-        }
-        if (unlogged > 0) {
-            LOG.warn("{} more acknowledgments were refused in the last minute (not logged one by one)", unlogged);
-        }
-        if (log) {
-            LOG.warn("Acknowledgment refused: {}", reason);
-        }
+        refusals.warn("Acknowledgment refused: {}", reason);
     }
 
     /** Acknowledgments from mas.acks that were refused since start-up. */

@@ -2,7 +2,6 @@ package org.mas.broker.identity;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -25,9 +24,6 @@ public class AgentsApi {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final Set<String> FIELDS = Set.of("id", "capabilities", "roles", "endpoint");
-    private static final java.util.regex.Pattern HTTP_URL = java.util.regex.Pattern.compile("^https?://[^\\s/?#]+[^\\s]*$");
-    static final int MAX_ENDPOINT_LENGTH = 2048;
-    static final int MAX_CAPABILITIES = 100;
 
     private final AgentRegistry registry;
     private final RestResponses responses;
@@ -57,30 +53,18 @@ public class AgentsApi {
             }
         });
         String id = body.path("id").isTextual() ? body.get("id").asText() : null;
-        problems.addAll(idProblems(id));
         List<String> capabilities = strings(body, "capabilities", problems);
-        for (String capability : capabilities) {
-            if (!MasNames.isCapability(capability)) {
-                problems.add("$.capabilities: '" + abbreviate(capability) + "' is not a capability name (" + MasNames.CAPABILITY_REGEX + ")");
-            }
-        }
-        if (capabilities.size() > MAX_CAPABILITIES) {
-            problems.add("$.capabilities: at most " + MAX_CAPABILITIES);
-        }
         List<String> roles = strings(body, "roles", problems);
-        for (String role : roles) {
-            if (!MasNames.ROLE_MONITOR.equals(role)) {
-                problems.add("$.roles: '" + abbreviate(role) + "' is not a role (the only role is '" + MasNames.ROLE_MONITOR + "')");
-            }
-        }
         String endpoint = null;
         JsonNode endpointNode = body.get("endpoint");
         if (endpointNode != null && !endpointNode.isNull()) {
-            endpoint = endpointNode.isTextual() ? endpointNode.asText() : null;
-            if (endpoint == null || endpoint.length() > MAX_ENDPOINT_LENGTH || !HTTP_URL.matcher(endpoint).matches() || !isUri(endpoint)) {
-                problems.add("$.endpoint: an http:// or https:// URL of at most " + MAX_ENDPOINT_LENGTH + " characters");
+            if (endpointNode.isTextual()) {
+                endpoint = endpointNode.asText();
+            } else {
+                problems.add("$.endpoint: " + AgentSpec.endpointRule() + ", got " + type(endpointNode));
             }
         }
+        AgentSpec.problems(id, capabilities, roles, endpoint).forEach(problem -> problems.add("$." + problem));
         if (!problems.isEmpty()) {
             RestResponses.error(exchange, 400, "invalid agent", problems);
             return;
@@ -147,27 +131,12 @@ public class AgentsApi {
         responses.json(exchange, 200, answer);
     }
 
-    /** What an id may not be, besides a valid agent id: a name with another meaning to the broker. */
-    static List<String> idProblems(String id) {
-        if (id == null) {
-            return List.of("$.id: required, a string");
-        }
-        if (!MasNames.isAgentId(id)) {
-            return List.of("$.id: must match " + MasNames.AGENT_ID_REGEX);
-        }
-        if (id.equals(MasNames.BROADCAST) || id.equals(MasNames.ROUTER_USER) || id.startsWith(MasNames.CAPABILITY_RECIPIENT_PREFIX)) {
-            return List.of("$.id: '" + id + "' is reserved ('" + MasNames.BROADCAST + "', '" + MasNames.ROUTER_USER
-                    + "' and ids starting with '" + MasNames.CAPABILITY_RECIPIENT_PREFIX + "' are the broker's)");
-        }
-        return List.of();
-    }
-
     /** The {id} path parameter's agent, or empty after answering 404. */
     private Optional<RegisteredAgent> known(Exchange exchange) {
         String id = exchange.getIn().getHeader("id", String.class);
         Optional<RegisteredAgent> agent = MasNames.isAgentId(id) ? registry.find(id) : Optional.empty();
         if (agent.isEmpty()) {
-            RestResponses.error(exchange, 404, "unknown agent", List.of("no agent with id '" + abbreviate(String.valueOf(id)) + "'"));
+            RestResponses.error(exchange, 404, "unknown agent", List.of("no agent with id '" + AgentSpec.abbreviate(id) + "'"));
         } else {
             exchange.setProperty(MasNames.PROPERTY_AUDIT_TARGET, id);
         }
@@ -198,7 +167,7 @@ public class AgentsApi {
         return view;
     }
 
-    /** An optional array of distinct strings; problems are added for anything else. */
+    /** An optional array of strings (AgentSpec judges them); problems are added for anything else. */
     private static List<String> strings(JsonNode body, String field, List<String> problems) {
         JsonNode node = body.get(field);
         if (node == null || node.isNull()) {
@@ -208,27 +177,18 @@ public class AgentsApi {
             problems.add("$." + field + ": an array of strings");
             return List.of();
         }
-        Set<String> values = new LinkedHashSet<>();
+        List<String> values = new ArrayList<>();
         for (JsonNode item : node) {
-            if (!item.isTextual()) {
-                problems.add("$." + field + ": an array of strings, got " + item.getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
-            } else if (!values.add(item.asText())) {
-                problems.add("$." + field + ": '" + abbreviate(item.asText()) + "' is listed twice");
+            if (item.isTextual()) {
+                values.add(item.asText());
+            } else {
+                problems.add("$." + field + ": an array of strings, got " + type(item));
             }
         }
         return List.copyOf(values);
     }
 
-    private static boolean isUri(String value) {
-        try {
-            java.net.URI uri = new java.net.URI(value);
-            return uri.getHost() != null;
-        } catch (java.net.URISyntaxException e) {
-            return false;
-        }
-    }
-
-    private static String abbreviate(String text) {
-        return text.length() > 100 ? text.substring(0, 100) + "..." : text;
+    private static String type(JsonNode node) {
+        return node.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
     }
 }

@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.RateLimitedLog;
 import org.mas.broker.identity.AgentRegistry;
 import org.mas.broker.identity.RegisteredAgent;
 
@@ -34,15 +35,13 @@ import org.mas.broker.identity.RegisteredAgent;
 public class AgentSecurityManager implements ActiveMQSecurityManager5 {
 
     private static final Logger LOG = LoggerFactory.getLogger(AgentSecurityManager.class);
-    static final int LOGGED_PER_MINUTE = 20;
 
     private final AgentRegistry registry;
     private final boolean allowAnonymous;
     private final byte[] routerPassword;
     private final Consumer<String> authFailed;
-    private long logWindowStart = System.nanoTime();
-    private int loggedInWindow;
-    private long unloggedInWindow;
+    private final RateLimitedLog failures = new RateLimitedLog(LOG,
+            "{} more authentications failed in the last minute (not logged one by one)");
 
     /** @param authFailed told the protocol (core, amqp, stomp, mqtt, openwire) of each failed authentication */
     public AgentSecurityManager(AgentRegistry registry, boolean allowAnonymous, String routerPassword, Consumer<String> authFailed) {
@@ -129,10 +128,8 @@ public class AgentSecurityManager implements ActiveMQSecurityManager5 {
     private NoCacheLoginException failed(RemotingConnection connection, String user, String reason) {
         String protocol = connection == null || connection.getProtocolName() == null ? "other" : connection.getProtocolName();
         authFailed.accept(protocol);
-        if (shouldLog()) {
-            LOG.warn("Authentication failed for {} over {} from {}: {}", user == null ? "an anonymous connection" : "'" + printable(user) + "'",
-                    protocol, connection == null ? "?" : connection.getRemoteAddress(), reason);
-        }
+        failures.warn("Authentication failed for {} over {} from {}: {}", user == null ? "an anonymous connection" : "'" + printable(user) + "'",
+                protocol, connection == null ? "?" : connection.getRemoteAddress(), reason);
         return new NoCacheLoginException(reason);
     }
 
@@ -144,30 +141,5 @@ public class AgentSecurityManager implements ActiveMQSecurityManager5 {
             out.append(Character.isISOControl(c) || Character.isSurrogate(c) ? '?' : c);
         }
         return user.length() > 100 ? out.append("...").toString() : out.toString();
-    }
-
-    /** One line per failure, at most {@value #LOGGED_PER_MINUTE} a minute; then one line says how many were not. */
-    private boolean shouldLog() {
-        long unlogged = 0;
-        boolean log;
-        synchronized (this) {
-            long now = System.nanoTime();
-            if (now - logWindowStart > 60_000_000_000L) {
-                unlogged = unloggedInWindow;
-                logWindowStart = now;
-                loggedInWindow = 0;
-                unloggedInWindow = 0;
-            }
-            log = loggedInWindow < LOGGED_PER_MINUTE;
-            if (log) {
-                loggedInWindow++;
-            } else {
-                unloggedInWindow++;
-            }
-        }
-        if (unlogged > 0) {
-            LOG.warn("{} more authentications failed in the last minute (not logged one by one)", unlogged);
-        }
-        return log;
     }
 }

@@ -165,8 +165,9 @@ public class QueueAdmin {
 
     private static QueueInfo info(JsonNode queue) {
         String name = queue.path("name").asText();
-        String agent = name.startsWith(MasNames.AGENT_QUEUE_PREFIX) ? name.substring(MasNames.AGENT_QUEUE_PREFIX.length()) : null;
-        String capability = MasNames.capabilityOf(MasNames.queueRecipient(name));
+        String recipient = MasNames.queueRecipient(name);
+        String capability = MasNames.capabilityOf(recipient);
+        String agent = capability == null ? recipient : null;
         return new QueueInfo(name, agent, capability, queue.path("messageCount").asLong(), queue.path("consumerCount").asInt(),
                 queue.path("messagesAdded").asLong(), queue.path("messagesAcked").asLong(),
                 queue.path("messagesExpired").asLong(), queue.path("messagesKilled").asLong());

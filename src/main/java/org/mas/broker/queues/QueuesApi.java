@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.camel.Exchange;
 
 import org.mas.broker.MasNames;
+import org.mas.broker.identity.AgentSpec;
 import org.mas.broker.rest.RestResponses;
 
 /**
@@ -56,15 +57,10 @@ public class QueuesApi {
             RestResponses.error(exchange, 400, "not valid JSON", List.of());
             return;
         }
-        String agent = body == null ? null : body.path("agent").asText(null);
-        if (agent == null || !MasNames.isAgentId(agent) || agent.equals(MasNames.BROADCAST)) {
-            RestResponses.error(exchange, 400, "invalid queue request", List.of("$.agent: required, an agent id"));
-            return;
-        }
-        if (MasNames.capabilityOf(agent) != null) {
-            RestResponses.error(exchange, 400, "invalid queue request", List.of("$.agent: '" + agent + "' is not an agent "
-                    + "id: ids starting with '" + MasNames.CAPABILITY_RECIPIENT_PREFIX + "' name capabilities, whose queues "
-                    + MasNames.CAPABILITY_QUEUE_PREFIX + "<name> the router creates for the capabilities agents offer"));
+        String agent = body == null || !body.path("agent").isTextual() ? null : body.get("agent").asText();
+        List<String> problems = AgentSpec.idProblems(agent);
+        if (!problems.isEmpty()) {
+            RestResponses.error(exchange, 400, "invalid queue request", problems.stream().map(p -> "$.agent: " + p).toList());
             return;
         }
         Long maxDepth = positive(body, "max_depth");

@@ -324,7 +324,50 @@ class SettingsLoaderTest {
     @Test
     void anAgentIdMayNotNameACapability() {
         assertRejectedEnv(Map.of("MESSAGE_BROKER_AGENTS", "capability:summarize"), "message_broker.agents[0].id",
-                "must not start with 'capability:'");
+                "reserved: ids starting with 'capability:' name capabilities");
+    }
+
+    @Test
+    void theRoutersOwnUserIsReservedAsAnAgentId() {
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_AGENTS", "a,b,mas-router"), "message_broker.agents[2].id: 'mas-router' is reserved");
+    }
+
+    @Test
+    void aConfiguredAgentOffersAtMost100Capabilities() throws IOException {
+        String capabilities = java.util.stream.IntStream.range(0, 101).mapToObj(n -> "\"c" + n + "\"")
+                .collect(java.util.stream.Collectors.joining(", "));
+        assertRejectedFile("agents: [a, b, {id: \"many\", capabilities: [" + capabilities + "]}]",
+                "message_broker.agents[2].capabilities: at most 100, got 101");
+    }
+
+    @Test
+    void aConfiguredAgentsEndpointFitsTheRegistry() throws IOException {
+        String endpoint = "http://example.org/" + "x".repeat(3000 - 19);
+        assertRejectedFile("agents: [a, b, {id: \"far\", endpoint: \"" + endpoint + "\"}]",
+                "message_broker.agents[2].endpoint: an http:// or https:// URL with a host, at most 2048 characters");
+    }
+
+    @Test
+    void aConfiguredAgentListsACapabilityOnce() throws IOException {
+        assertRejectedFile("agents: [{id: \"a\", capabilities: [x, y, x]}]", "message_broker.agents[0].capabilities: 'x' is listed twice");
+    }
+
+    @Test
+    void aConfiguredAgentAtTheLimitsLoads() throws IOException {
+        String capabilities = java.util.stream.IntStream.range(0, 100).mapToObj(n -> "\"c" + n + "\"")
+                .collect(java.util.stream.Collectors.joining(", "));
+        String endpoint = "https://example.org/" + "x".repeat(2048 - 20);
+        BrokerSettings s = SettingsLoader.load(section("agents: [{id: \"big\", endpoint: \"" + endpoint
+                + "\", capabilities: [" + capabilities + "], roles: [monitor]}]"), Map.of());
+        assertThat(s.agents().get(0).capabilities()).hasSize(100);
+        assertThat(s.agents().get(0).endpoint()).hasSize(2048);
+    }
+
+    @Test
+    void everyProblemOfAConfiguredAgentIsNamed() throws IOException {
+        assertRejectedFile("agents: [{id: \"broadcast\", roles: [admin], endpoint: \"ftp://x\"}]",
+                "message_broker.agents[0].id: 'broadcast' is reserved", "message_broker.agents[0].roles: 'admin' is not a role",
+                "message_broker.agents[0].endpoint:");
     }
 
     @Test

@@ -125,6 +125,13 @@ class AgentAuthenticationTest {
             HttpResponse<String> reserved = post("/api/agents", "{\"id\":\"" + id + "\"}");
             assertThat(reserved.statusCode()).as(id + ": " + reserved.body()).isEqualTo(400);
         }
+        String many = java.util.stream.IntStream.range(0, 101).mapToObj(n -> "\"c" + n + "\"")
+                .collect(java.util.stream.Collectors.joining(","));
+        HttpResponse<String> tooBig = post("/api/agents", "{\"id\":\"big\",\"capabilities\":[" + many + "],"
+                + "\"endpoint\":\"http://example.org/" + "x".repeat(3000) + "\"}");
+        assertThat(tooBig.statusCode()).as(tooBig.body()).isEqualTo(400);
+        assertThat(tooBig.body()).contains("$.capabilities: at most 100, got 101")
+                .contains("$.endpoint: an http:// or https:// URL with a host, at most 2048 characters");
         assertThat(post("/api/agents", "[1]").statusCode()).isEqualTo(400);
         assertThat(post("/api/agents", "{not json").statusCode()).isEqualTo(400);
     }
@@ -166,8 +173,9 @@ class AgentAuthenticationTest {
     void amqpAuthenticatesAgents() throws Exception {
         String id = register("amqp", "[]", "[]");
         ConnectionFactory amqp = new org.apache.qpid.jms.JmsConnectionFactory("amqp://127.0.0.1:" + broker.brokerPort());
-        assertThatThrownBy(() -> startAndClose(amqp.createConnection())).isInstanceOf(JMSException.class);
-        assertThatThrownBy(() -> startAndClose(amqp.createConnection(id, "wrong"))).isInstanceOf(JMSException.class);
+        assertThatThrownBy(() -> startAndClose(amqp.createConnection())).isInstanceOf(JMSSecurityException.class);
+        // qpid-jms: JMSSecuritySaslException, a JMSSecurityException
+        assertThatThrownBy(() -> startAndClose(amqp.createConnection(id, "wrong"))).isInstanceOf(JMSSecurityException.class);
         String messageId = deliverTo(id);
         try (Connection connection = amqp.createConnection(id, secrets.get(id))) {
             assertOwnQueueOnly(connection, id, messageId);
@@ -178,8 +186,8 @@ class AgentAuthenticationTest {
     void openWireAuthenticatesAgents() throws Exception {
         String id = register("openwire", "[]", "[]");
         String messageId = deliverTo(id);
-        assertThatThrownBy(() -> startAndClose(openWire(null, null).createConnection())).isInstanceOf(JMSException.class);
-        assertThatThrownBy(() -> startAndClose(openWire(id, "wrong").createConnection())).isInstanceOf(JMSException.class);
+        assertThatThrownBy(() -> startAndClose(openWire(null, null).createConnection())).isInstanceOf(JMSSecurityException.class);
+        assertThatThrownBy(() -> startAndClose(openWire(id, "wrong").createConnection())).isInstanceOf(JMSSecurityException.class);
         try (Connection connection = openWire(id, secrets.get(id)).createConnection()) {
             assertOwnQueueOnly(connection, id, messageId);
         }
@@ -440,7 +448,7 @@ class AgentAuthenticationTest {
         return id;
     }
 
-    /** The agent receives its own message and may neither read another agent's queue nor send to it. */
+    /** The agent receives its own message and may neither read another agent's queue nor send to it directly. */
     private static void assertOwnQueueOnly(Connection connection, String agent, String messageId) throws Exception {
         String other = register("other", "[]", "[]");
         connection.start();
@@ -450,11 +458,18 @@ class AgentAuthenticationTest {
             assertThat(copy).as("the copy for %s", agent).isNotNull();
             assertThat(copy.getStringProperty("mas_id")).isEqualTo(messageId);
         }
+        // core, qpid-jms (AMQP) and the OpenWire client all map the broker's refusal to JMSSecurityException
         assertThatThrownBy(() -> {
-            Session other1 = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
-            MessageConsumer theirs = other1.createConsumer(other1.createQueue("mas.agent." + other));
-            theirs.receive(2_000);
-        }).isInstanceOf(JMSException.class);
+            Session theirs = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            theirs.createConsumer(theirs.createQueue("mas.agent." + other)).receive(2_000);
+        }).isInstanceOf(JMSSecurityException.class).hasMessageContaining("permission='CONSUME'")
+                .hasMessageContaining("mas.agent." + other);
+        assertThatThrownBy(() -> {
+            Session theirs = connection.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            theirs.createProducer(theirs.createQueue("mas.agent." + other)).send(theirs.createTextMessage("not mine to send"));
+        }).isInstanceOf(JMSSecurityException.class).hasMessageContaining("permission='SEND'")
+                .hasMessageContaining("mas.agent." + other);
+        assertThat(broker.depth("mas.agent." + other)).isZero();
         assertThat(broker.queueExists("mas.agent." + other)).isTrue();
     }
 

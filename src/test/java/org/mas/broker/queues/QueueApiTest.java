@@ -91,6 +91,21 @@ class QueueApiTest {
     }
 
     @Test
+    void noQueueIsMadeForANameTheBrokerReserves() throws Exception {
+        for (String reserved : new String[] {"mas-router", "broadcast", "capability:planning"}) {
+            HttpResponse<String> refused = post("/api/queues", "{\"agent\":\"" + reserved + "\"}");
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(400);
+            JsonNode body = JSON.readTree(refused.body());
+            assertThat(body.get("error").asText()).isEqualTo("invalid queue request");
+            assertThat(body.get("details").get(0).asText()).startsWith("$.agent: '" + reserved + "' is reserved");
+            assertThat(broker.get("/api/queues/mas.agent." + reserved, RunningBroker.API_KEY).statusCode()).isEqualTo(404);
+        }
+        HttpResponse<String> missing = post("/api/queues", "{\"agent\":5}");
+        assertThat(missing.statusCode()).isEqualTo(400);
+        assertThat(missing.body()).contains("$.agent: required, a string");
+    }
+
+    @Test
     void aQueueWithMessagesIsDeletedOnlyWhenForcedOrPurgedFirst() throws Exception {
         String agent = Envelopes.uniqueAgent("full");
         String other = Envelopes.uniqueAgent("purged");

@@ -112,9 +112,12 @@ class ApiScopesTest {
         JsonNode body = JSON.readTree(asB.body());
         assertThat(body.get("error").asText()).isEqualTo("API key 'bound' may not send as 'bound-b'");
         assertThat(body.get("details").get(0).asText()).contains("$.from_agent").contains("bound-a");
-        assertThat(broker.receive("mas.agent." + recipient, 1, java.time.Duration.ofMillis(500))).as("nothing queued").isEmpty();
+        // the 403 is answered before anything is recorded or sent: checked at once, these cannot miss a late copy
         assertThat(broker.get("/api/messages/" + refusedId, RunningBroker.API_KEY).statusCode())
                 .as("nothing in the ledger").isEqualTo(404);
+        JsonNode queue = JSON.readTree(broker.get("/api/queues/mas.agent." + recipient, RunningBroker.API_KEY).body());
+        assertThat(queue.get("depth").asLong()).as("nothing queued").isZero();
+        assertThat(queue.get("added").asLong()).as("only the first message was ever queued").isEqualTo(1);
 
         // the recipient acknowledges with a key bound to someone else: refused, the copy still waits
         String okId = "bound-ok-" + recipient;
