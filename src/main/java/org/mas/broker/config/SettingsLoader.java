@@ -296,8 +296,9 @@ public final class SettingsLoader {
                     + key.scopes());
             if (key.agents() != null) {
                 for (String agent : key.agents()) {
-                    require(org.mas.broker.MasNames.isAgentId(agent), "api_keys[" + i + "].agents",
-                            "must list agent ids (" + org.mas.broker.MasNames.AGENT_ID_REGEX + "), got '" + agent + "'");
+                    List<String> problems = org.mas.broker.identity.AgentSpec.idProblems(agent);
+                    require(problems.isEmpty(), "api_keys[" + i + "].agents", "must list agent ids, got '" + agent + "': "
+                            + String.join("; ", problems));
                 }
             }
         }

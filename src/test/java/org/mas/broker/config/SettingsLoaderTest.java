@@ -464,6 +464,14 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void apiKeyBoundToAReservedId() throws IOException {
+        assertRejectedFile("""
+                api_keys:
+                  - {name: "svc", key: "svc-key-xxxx", agents: ["broadcast"]}
+                """, "message_broker.api_keys[0].agents", "'broadcast'");
+    }
+
+    @Test
     void databaseNameWithInvalidCharacters() throws IOException {
         assertRejectedFile("databases: {queues: \"bad name!\"}", "message_broker.databases.queues", "bad name!");
     }
