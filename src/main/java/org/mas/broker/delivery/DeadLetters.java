@@ -75,6 +75,10 @@ public class DeadLetters {
             original.forEach((name, value) -> in.setHeader(String.valueOf(name), value));
         }
         in.setHeader(MasNames.HEADER_ERROR, cause.describe());
+        String sender = exchange.getProperty(MasNames.PROPERTY_AUTHENTICATED_AGENT, String.class);
+        if (sender != null) {
+            in.setHeader(MasNames.HEADER_SENDER, sender); // who really sent it, as the broker authenticated them
+        }
         String inboundId = exchange.getProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, String.class);
         if (inboundId != null) {
             in.setHeader(MasNames.HEADER_DUPLICATE_ID, "invalid:" + inboundId);

@@ -87,12 +87,6 @@ public class IngressGuard {
         String inboundId = inboundId(jms);
         exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, inboundId);
         exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, inboundId == null ? null : derivedId("jms:" + inboundId));
-        if (unauthenticated) {
-            in.setBody("");
-            throw new InvalidEnvelopeException("the broker did not authenticate the sender of this message (security "
-                    + "off on an external broker, or DurableIngressPlugin missing there): refused while "
-                    + "security.allow_anonymous is false");
-        }
         // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
         // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
         // a duplicate inside a transaction would roll the whole transaction back, again and again.
@@ -124,6 +118,11 @@ public class IngressGuard {
             in.setBody("");
             throw new InvalidEnvelopeException("unsupported JMS message type " + type
                     + ": only TextMessage or BytesMessage carrying a JSON envelope is accepted");
+        }
+        if (unauthenticated) { // refused with its body, which mas.invalid keeps
+            throw new InvalidEnvelopeException("the broker did not authenticate the sender of this message (security "
+                    + "off on an external broker, or DurableIngressPlugin missing there): refused while "
+                    + "security.allow_anonymous is false");
         }
     }
 

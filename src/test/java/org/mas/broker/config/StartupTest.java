@@ -106,6 +106,34 @@ class StartupTest {
         }
     }
 
+    @Test
+    void messagesFromAnExternalBrokerThatStampsNoSenderAreRefusedWhileAnonymousIsOff() throws Exception {
+        // no security, no DurableIngressPlugin on that broker: nobody vouches for from_agent, so it is not believed
+        int port = AvailablePortFinder.getNextAvailable();
+        EmbeddedActiveMQ external = ExternalArtemis.start(dir.resolve("unstamped"), port);
+        try (RunningBroker broker = RunningBroker.start(dir.resolve("data-unstamped"), Map.of(
+                "MESSAGE_BROKER_BROKER_URL", "tcp://127.0.0.1:" + port, "MESSAGE_BROKER_SECURITY_ALLOW_ANONYMOUS", "false"));
+             org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory factory =
+                     new org.apache.activemq.artemis.jms.client.ActiveMQConnectionFactory("tcp://127.0.0.1:" + port);
+             jakarta.jms.Connection connection = factory.createConnection()) {
+            String agent = Envelopes.uniqueAgent("unstamped");
+            jakarta.jms.Session session = connection.createSession(false, jakarta.jms.Session.AUTO_ACKNOWLEDGE);
+            session.createProducer(session.createQueue("mas.inbound")).send(session.createTextMessage(Envelopes.to("boss", agent)));
+            await().untilAsserted(() -> {
+                Queue invalid = external.getActiveMQServer().locateQueue(SimpleString.of("mas.invalid"));
+                assertThat(invalid).isNotNull();
+                assertThat(invalid.getMessageCount()).isEqualTo(1);
+            });
+            connection.start();
+            jakarta.jms.Message refused = session.createConsumer(session.createQueue("mas.invalid")).receive(10_000);
+            assertThat(refused.getStringProperty("mas_error")).contains("did not authenticate the sender");
+            assertThat(refused.getBody(String.class)).contains(agent); // kept for whoever looks into it
+            assertThat(external.getActiveMQServer().locateQueue(SimpleString.of("mas.agent." + agent))).isNull();
+        } finally {
+            external.stop();
+        }
+    }
+
     private static String causeChain(Throwable e) {
         StringBuilder text = new StringBuilder();
         for (Throwable t = e; t != null; t = t.getCause()) {

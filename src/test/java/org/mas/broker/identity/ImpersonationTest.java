@@ -113,6 +113,7 @@ class ImpersonationTest {
             for (String id : sentBy.keySet()) {
                 if (body.contains("\"" + id + "\"")) {
                     reasons.put(id, invalid.getStringProperty("mas_error"));
+                    assertThat(invalid.getStringProperty("mas_sender")).as("who really sent it").isEqualTo(attacker);
                 }
             }
         }
