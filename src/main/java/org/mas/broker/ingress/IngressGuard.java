@@ -76,6 +76,11 @@ public class IngressGuard {
     public void fromJms(Exchange exchange) throws InvalidEnvelopeException, JMSException {
         Message in = exchange.getIn();
         jakarta.jms.Message jms = in.getBody(jakarta.jms.Message.class);
+        // Set first: a refusal below goes to mas.invalid through it. A first delivery is forwarded inside the consuming
+        // transaction. A redelivery (after a rollback or a crash) is forwarded outside it, with duplicate ids: Artemis
+        // drops what the earlier attempt already queued, whereas a duplicate inside a transaction would roll the whole
+        // transaction back, again and again.
+        exchange.setProperty(MasNames.PROPERTY_SENDER, jms.getJMSRedelivered() ? JmsConnections.NON_TRANSACTED_COMPONENT : JmsConnections.TRANSACTED_COMPONENT);
         exchange.setProperty(MasNames.PROPERTY_ORIGINAL_PROPERTIES, senderProperties(jms));
         AuthenticatedSender.Sender sender = AuthenticatedSender.of(jms);
         boolean unauthenticated = !sender.unchecked(trustUnauthenticated) && sender.agent() == null;
@@ -87,10 +92,6 @@ public class IngressGuard {
         String inboundId = inboundId(jms);
         exchange.setProperty(MasNames.PROPERTY_INBOUND_MESSAGE_ID, inboundId);
         exchange.setProperty(MasNames.PROPERTY_DEFAULT_ID, inboundId == null ? null : derivedId("jms:" + inboundId));
-        // A first delivery is forwarded inside the consuming transaction. A redelivery (after a rollback or a crash)
-        // is forwarded outside it, with duplicate ids: Artemis drops what the earlier attempt already queued, whereas
-        // a duplicate inside a transaction would roll the whole transaction back, again and again.
-        exchange.setProperty(MasNames.PROPERTY_SENDER, jms.getJMSRedelivered() ? JmsConnections.NON_TRANSACTED_COMPONENT : JmsConnections.TRANSACTED_COMPONENT);
         // camel-jms does not flag the exchange of a locally transacted consumer; whatever waits for the commit needs it
         exchange.getExchangeExtension().setTransacted(true);
         if (jms instanceof TextMessage text) {
