@@ -49,6 +49,8 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
     private static final Logger LOG = LoggerFactory.getLogger(DurableIngressPlugin.class);
     private static final SimpleString INBOUND = SimpleString.of(MasNames.INBOUND);
     private static final SimpleString ACKS = SimpleString.of(MasNames.ACKS);
+    private static final java.util.Set<String> MAS_QUEUES = java.util.Set.of(MasNames.INBOUND, MasNames.ACKS, MasNames.INVALID,
+            MasNames.DLQ, MasNames.EXPIRED, MasNames.EXPIRED_LEDGER);
 
     private volatile long sizeLimit;
 
@@ -100,6 +102,12 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
         return sizeLimit;
     }
 
+    /** With the plugin comes the MQTT subscription guard (see {@link MqttSubscriptionGuard}). */
+    @Override
+    public void registered(org.apache.activemq.artemis.core.server.ActiveMQServer server) {
+        MqttSubscriptionGuard.install(server);
+    }
+
     @Override
     public void beforeSend(ServerSession session, Transaction tx, Message message, boolean direct,
                            boolean noAutoCreateQueue) throws ActiveMQException {
@@ -142,6 +150,33 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
         if (changed) {
             message.reencode(); // AMQP keeps its encoded header: rewrite it, or the journal keeps the old values
         }
+    }
+
+    /**
+     * Agents delete no queue: Artemis's MQTT protocol destroys the queue a subscription named when the SUBSCRIBE is
+     * refused or a clean session ends, without asking for the delete permission, so an agent could delete another's
+     * queue (messages and all), mas.inbound or mas.dlq, and lost its own at every clean disconnect. A client's session
+     * may destroy only queues that are not the broker's: a MAS queue (its address is its name) goes only by the router
+     * (in-VM) or by management and the broker itself (no session).
+     */
+    @Override
+    public void beforeDestroyQueue(org.apache.activemq.artemis.core.server.Queue queue,
+                                   org.apache.activemq.artemis.core.security.SecurityAuth session, boolean checkConsumerCount,
+                                   boolean removeConsumers, boolean forceAutoDeleteAddress) throws ActiveMQException {
+        if (session == null || session.getRemotingConnection() == null || !isMasQueue(queue)
+                || session.getRemotingConnection().getTransportConnection().getClass().getSimpleName().startsWith("InVM")) {
+            return;
+        }
+        LOG.warn("Refused to let {} (from {}) delete the queue {}", session.getUsername(),
+                session.getRemotingConnection().getRemoteAddress(), queue.getName());
+        throw new org.apache.activemq.artemis.api.core.ActiveMQSecurityException("refused by the MAS broker: agents do not "
+                + "delete queues (" + queue.getName() + ")");
+    }
+
+    private static boolean isMasQueue(org.apache.activemq.artemis.core.server.Queue queue) {
+        SimpleString name = queue.getName();
+        return name.equals(queue.getAddress()) && (name.startsWith(AGENT_QUEUE_PREFIX) || name.startsWith(CAPABILITY_QUEUE_PREFIX)
+                || MAS_QUEUES.contains(name.toString()));
     }
 
     private static boolean stampSender(ServerSession session, Message message) {
