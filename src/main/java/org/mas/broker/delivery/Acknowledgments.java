@@ -9,7 +9,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +25,6 @@ import org.mas.broker.rest.RestResponses;
 public class Acknowledgments {
 
     private static final Logger LOG = LoggerFactory.getLogger(Acknowledgments.class);
-    private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final Set<String> STATUSES = Set.of("processed", "failed", "rejected");
 
     private final AckTracker tracker;
@@ -61,7 +59,7 @@ public class Acknowledgments {
         }
         JsonNode ack;
         try {
-            ack = MAPPER.readTree(body == null ? "" : body);
+            ack = org.mas.broker.rest.JsonBodies.read(body);
         } catch (Exception e) {
             refuse("not JSON: " + abbreviate(body));
             return;
@@ -105,11 +103,8 @@ public class Acknowledgments {
             RestResponses.error(exchange, 404, "unknown message", List.of("no message has that id: ids match " + MasNames.MESSAGE_ID_REGEX));
             return;
         }
-        JsonNode ack;
-        try {
-            ack = MAPPER.readTree(exchange.getIn().getBody(String.class));
-        } catch (Exception e) {
-            RestResponses.error(exchange, 400, "not valid JSON", List.of(String.valueOf(e.getMessage()).lines().findFirst().orElse("")));
+        JsonNode ack = org.mas.broker.rest.JsonBodies.readRequest(exchange);
+        if (ack == null) {
             return;
         }
         List<String> problems = validate(ack, false);

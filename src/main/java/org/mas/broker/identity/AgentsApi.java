@@ -8,7 +8,6 @@ import java.util.Optional;
 import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.camel.Exchange;
 
 import org.mas.broker.MasNames;
@@ -22,7 +21,6 @@ import org.mas.broker.rest.RestResponses;
  */
 public class AgentsApi {
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final Set<String> FIELDS = Set.of("id", "capabilities", "roles", "endpoint");
 
     private final AgentRegistry registry;
@@ -35,11 +33,8 @@ public class AgentsApi {
 
     /** 201 with the secret; 400 with every problem of the body; 409 if the agent exists (and is enabled). */
     public void register(Exchange exchange) throws Exception {
-        JsonNode body;
-        try {
-            body = MAPPER.readTree(exchange.getIn().getBody(String.class));
-        } catch (Exception e) {
-            RestResponses.error(exchange, 400, "not valid JSON", List.of(String.valueOf(e.getMessage()).lines().findFirst().orElse("")));
+        JsonNode body = org.mas.broker.rest.JsonBodies.readRequest(exchange);
+        if (body == null) {
             return;
         }
         List<String> problems = new ArrayList<>();

@@ -185,6 +185,20 @@ public class IngressGuard {
     }
 
     /**
+     * The HTTP server turns the fields of a form body into headers too, and a browser posts a form to any site without
+     * asking (no CORS preflight): a key in a form field would pass for the header. No REST call takes a form: 415 before
+     * the key is looked at.
+     */
+    private static void refuseForms(Message in) throws RequestRejectedException {
+        String contentType = in.getHeader(Exchange.CONTENT_TYPE, String.class);
+        String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+        if (mediaType.equals("application/x-www-form-urlencoded") || mediaType.startsWith("multipart/")) {
+            throw new RequestRejectedException(415, "unsupported content type",
+                    List.of("Content-Type must be application/json, got '" + contentType + "' (forms are not accepted)"));
+        }
+    }
+
+    /**
      * The HTTP server turns query parameters into headers: a key or content type given in the query string would
      * pass for the header. They are refused (a key in a URL ends up in logs).
      */
@@ -214,6 +228,7 @@ public class IngressGuard {
         }
         Message in = exchange.getIn();
         refuseQueryCredentials(in);
+        refuseForms(in);
         exchange.setProperty(MasNames.PROPERTY_API_KEY_NAME, authenticate(in.getHeader(API_KEY_HEADER, String.class)));
         in.removeHeader(API_KEY_HEADER);
         authorize(exchange, apiKeysByName.get(exchange.getProperty(MasNames.PROPERTY_API_KEY_NAME, String.class)));

@@ -5,7 +5,6 @@ import java.util.Map;
 import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.camel.Exchange;
 
 import org.mas.broker.MasNames;
@@ -18,7 +17,6 @@ import org.mas.broker.rest.RestResponses;
  */
 public class QueuesApi {
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final QueueAdmin admin;
     private final Runnable queuesChanged;
@@ -50,11 +48,8 @@ public class QueuesApi {
 
     /** Body {@code {"agent": ..., "max_depth"?: n, "ttl"?: seconds}}: 201, 400, 409 if it exists. */
     public void create(Exchange exchange) throws Exception {
-        JsonNode body;
-        try {
-            body = MAPPER.readTree(exchange.getIn().getBody(String.class));
-        } catch (Exception e) {
-            RestResponses.error(exchange, 400, "not valid JSON", List.of());
+        JsonNode body = org.mas.broker.rest.JsonBodies.readRequest(exchange);
+        if (body == null) {
             return;
         }
         String agent = body == null || !body.path("agent").isTextual() ? null : body.get("agent").asText();

@@ -48,7 +48,18 @@ public class JsonHttpErrors implements StartupListener {
                 case 413 -> respond(ctx, 413, "message too large",
                         "the request body is over the limit of " + maxMessageSize + " bytes");
                 case 401, 403, 404, 405, 415 -> ctx.next();
-                default -> respond(ctx, 500, "internal error", "the request could not be processed");
+                default -> {
+                    String type = ctx.request().getHeader("Content-Type");
+                    String media = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+                    if (media.equals("application/x-www-form-urlencoded") || media.startsWith("multipart/")) {
+                        // the server's form decoding failed before any route (e.g. a form on a GET): no call takes one
+                        respond(ctx, 415, "unsupported content type", "Content-Type must be application/json, got '"
+                                + type + "' (forms are not accepted)");
+                    } else {
+                        LOG.debug("HTTP request failed before any route: {}", String.valueOf(ctx.failure()));
+                        respond(ctx, 500, "internal error", "the request could not be processed");
+                    }
+                }
             }
         });
         // after every API and management route: nothing matched this method and path

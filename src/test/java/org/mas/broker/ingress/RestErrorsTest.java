@@ -152,4 +152,42 @@ class RestErrorsTest {
             assertThat(big.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type).contains("json"));
         }
     }
+
+    @Test
+    void formBodiesAreRefusedAndNeverCarryTheKey() throws Exception {
+        // a browser sends a form cross-site without asking: its fields must not pass for headers (the key, path ids)
+        String agent = Envelopes.uniqueAgent("form");
+        assertThat(broker.postMessage(Envelopes.to("boss", agent)).statusCode()).isEqualTo(202);
+        org.awaitility.Awaitility.await().until(() -> broker.depth("mas.agent." + agent) == 1);
+        for (String type : new String[] {"application/x-www-form-urlencoded", "multipart/form-data; boundary=b"}) {
+            String body = type.startsWith("multipart")
+                    ? "--b\r\nContent-Disposition: form-data; name=\"X-API-Key\"\r\n\r\n" + RunningBroker.API_KEY + "\r\n--b--\r\n"
+                    : "X-API-Key=" + RunningBroker.API_KEY;
+            HttpResponse<String> purge = broker.send(java.net.http.HttpRequest.newBuilder(
+                    broker.uri("/api/queues/mas.agent." + agent + "/purge")).header("Content-Type", type)
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)));
+            assertThat(purge.statusCode()).as(type + ": " + purge.body()).isIn(401, 415);
+            assertThat(JSON.readTree(purge.body()).has("error")).isTrue();
+            HttpResponse<String> get = broker.send(java.net.http.HttpRequest.newBuilder(broker.uri("/api/queues"))
+                    .header("Content-Type", type).header("X-API-Key", RunningBroker.API_KEY)
+                    .method("GET", java.net.http.HttpRequest.BodyPublishers.ofString(body)));
+            assertThat(get.statusCode()).as(type + ": " + get.body()).isEqualTo(415);
+        }
+        assertThat(broker.depth("mas.agent." + agent)).isEqualTo(1);
+    }
+
+    @Test
+    void jsonWithDuplicateKeysIsRefusedByEveryCallThatTakesJson() throws Exception {
+        String agent = Envelopes.uniqueAgent("dup");
+        for (String[] call : new String[][] {
+                {"/api/agents", "{\"id\":\"" + agent + "\",\"id\":\"other-" + agent + "\"}"},
+                {"/api/queues", "{\"agent\":\"" + agent + "\",\"agent\":\"other-" + agent + "\"}"},
+                {"/api/messages/m-" + agent + "/ack", "{\"agent\":\"" + agent + "\",\"agent\":\"x\",\"status\":\"processed\"}"}}) {
+            HttpResponse<String> response = broker.post(call[0], RunningBroker.API_KEY, "application/json", call[1]);
+            assertThat(response.statusCode()).as(call[0] + ": " + response.body()).isEqualTo(400);
+            assertThat(response.body()).contains("uplicate");
+        }
+        assertThat(broker.get("/api/agents/other-" + agent, RunningBroker.API_KEY).statusCode()).isEqualTo(404);
+        assertThat(broker.queueExists("mas.agent.other-" + agent)).isFalse();
+    }
 }
