@@ -153,25 +153,37 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
     }
 
     /**
-     * Agents delete no queue: Artemis's MQTT protocol destroys the queue a subscription named when the SUBSCRIBE is
-     * refused or a clean session ends, without asking for the delete permission, so an agent could delete another's
-     * queue (messages and all), mas.inbound or mas.dlq, and lost its own at every clean disconnect. A client's session
-     * may destroy only queues that are not the broker's: a MAS queue (its address is its name) goes only by the router
-     * (in-VM) or by management and the broker itself (no session).
+     * Agents delete no queue: Artemis's MQTT protocol destroys the queue a fully qualified subscription named when the
+     * subscription ends (unsubscribe, a clean session's end), bypassing the security check (no session is passed), so an
+     * MQTT agent lost its own queue, messages and all, at every clean disconnect. A MAS queue (its address is its name)
+     * is destroyed only by the router (in-VM), management and the broker itself: never from a client's session, and
+     * never on behalf of MQTT's subscription clean-up. (A refused SUBSCRIBE deleted queues too, without reaching
+     * here: {@link MqttSubscriptionGuard} keeps those out.)
      */
     @Override
     public void beforeDestroyQueue(org.apache.activemq.artemis.core.server.Queue queue,
                                    org.apache.activemq.artemis.core.security.SecurityAuth session, boolean checkConsumerCount,
                                    boolean removeConsumers, boolean forceAutoDeleteAddress) throws ActiveMQException {
-        if (session == null || session.getRemotingConnection() == null || !isMasQueue(queue)
-                || session.getRemotingConnection().getTransportConnection().getClass().getSimpleName().startsWith("InVM")) {
+        if (!isMasQueue(queue)) {
             return;
         }
-        LOG.warn("Refused to let {} (from {}) delete the queue {}", session.getUsername(),
-                session.getRemotingConnection().getRemoteAddress(), queue.getName());
-        throw new org.apache.activemq.artemis.api.core.ActiveMQSecurityException("refused by the MAS broker: agents do not "
+        boolean clientSession = session != null && session.getRemotingConnection() != null
+                && !session.getRemotingConnection().getTransportConnection().getClass().getSimpleName().startsWith("InVM");
+        if (!clientSession && !calledFromMqttSubscriptions()) {
+            return;
+        }
+        LOG.warn("Refused to let {} delete the queue {}", session == null ? "an MQTT subscription's clean-up"
+                : session.getUsername() + " (from " + session.getRemotingConnection().getRemoteAddress() + ")", queue.getName());
+        throw new org.apache.activemq.artemis.api.core.ActiveMQSecurityException("refused by the MAS broker: clients do not "
                 + "delete queues (" + queue.getName() + ")");
     }
+
+    /** True when Artemis's MQTT subscription manager asks (its clean-up passes no session to tell it by). */
+    private static boolean calledFromMqttSubscriptions() {
+        return StackWalker.getInstance().walk(frames -> frames.anyMatch(frame -> frame.getClassName().equals(MQTT_SUBSCRIPTIONS)));
+    }
+
+    private static final String MQTT_SUBSCRIPTIONS = "org.apache.activemq.artemis.core.protocol.mqtt.MQTTSubscriptionManager";
 
     private static boolean isMasQueue(org.apache.activemq.artemis.core.server.Queue queue) {
         SimpleString name = queue.getName();

@@ -90,9 +90,19 @@ class MqttQueueDeletionTest {
         assertThat(token.getGrantedQos()).containsExactly(1);
         client.disconnect();
         client.close();
-        // a message sent while the agent is away waits on its queue
-        assertThat(broker.postMessage(Envelopes.to("boss", agent)).statusCode()).isEqualTo(202);
-        await().until(() -> broker.depth("mas.agent." + agent) == 1);
+        // once the broker has ended the session (its consumer gone), the queue is still there: the agent comes back to it
+        await().until(() -> {
+            var queue = broker.artemis().locateQueue(org.apache.activemq.artemis.api.core.SimpleString.of("mas.agent." + agent));
+            return queue == null || queue.getConsumerCount() == 0;
+        });
         assertThat(broker.queueExists("mas.agent." + agent)).isTrue();
+        MqttClient again = connect(agent);
+        try {
+            assertThat(again.subscribeWithResponse("mas/agent/" + agent + "::mas/agent/" + agent, 1).getGrantedQos())
+                    .containsExactly(1);
+        } finally {
+            again.disconnect();
+            again.close();
+        }
     }
 }
