@@ -191,8 +191,7 @@ public class IngressGuard {
      */
     private static void refuseForms(Message in) throws RequestRejectedException {
         String contentType = in.getHeader(Exchange.CONTENT_TYPE, String.class);
-        String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
-        if (mediaType.equals("application/x-www-form-urlencoded") || mediaType.startsWith("multipart/")) {
+        if (org.mas.broker.rest.JsonBodies.isForm(contentType)) {
             throw new RequestRejectedException(415, "unsupported content type",
                     List.of("Content-Type must be application/json, got '" + contentType + "' (forms are not accepted)"));
         }

@@ -167,9 +167,7 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
         if (!isMasQueue(queue)) {
             return;
         }
-        boolean clientSession = session != null && session.getRemotingConnection() != null
-                && !session.getRemotingConnection().getTransportConnection().getClass().getSimpleName().startsWith("InVM");
-        if (!clientSession && !calledFromMqttSubscriptions()) {
+        if (!isRemote(session) && !calledFromMqttSubscriptions()) {
             return;
         }
         LOG.warn("Refused to let {} delete the queue {}", session == null ? "an MQTT subscription's clean-up"
@@ -207,7 +205,7 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
     }
 
     /** A client's connection, not the router's own in-VM one (nor the broker's internal moves, which have no session). */
-    private static boolean isRemote(ServerSession session) {
+    private static boolean isRemote(org.apache.activemq.artemis.core.security.SecurityAuth session) {
         return session != null && session.getRemotingConnection() != null
                 && !session.getRemotingConnection().getTransportConnection().getClass().getSimpleName().startsWith("InVM");
     }

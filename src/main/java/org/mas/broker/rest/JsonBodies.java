@@ -25,6 +25,15 @@ public final class JsonBodies {
     private JsonBodies() {
     }
 
+    /**
+     * True for a form body (URL-encoded or multipart): the HTTP server turns its fields into headers, so no REST call
+     * takes one.
+     */
+    public static boolean isForm(String contentType) {
+        String media = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+        return media.equals("application/x-www-form-urlencoded") || media.startsWith("multipart/");
+    }
+
     public static JsonNode read(String json) throws JsonProcessingException {
         return MAPPER.readTree(json == null ? "" : json);
     }

@@ -50,8 +50,7 @@ public class JsonHttpErrors implements StartupListener {
                 case 401, 403, 404, 405, 415 -> ctx.next();
                 default -> {
                     String type = ctx.request().getHeader("Content-Type");
-                    String media = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
-                    if (media.equals("application/x-www-form-urlencoded") || media.startsWith("multipart/")) {
+                    if (JsonBodies.isForm(type)) {
                         // the server's form decoding failed before any route (e.g. a form on a GET): no call takes one
                         respond(ctx, 415, "unsupported content type", "Content-Type must be application/json, got '"
                                 + type + "' (forms are not accepted)");

@@ -43,9 +43,7 @@ class ImpersonationTest {
 
     private static String register(String prefix) throws Exception {
         String id = Envelopes.uniqueAgent(prefix);
-        HttpResponse<String> created = broker.post("/api/agents", RunningBroker.API_KEY, "application/json", "{\"id\":\"" + id + "\"}");
-        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
-        secrets.put(id, JSON.readTree(created.body()).get("secret").asText());
+        secrets.put(id, broker.registerAgent(id));
         return id;
     }
 

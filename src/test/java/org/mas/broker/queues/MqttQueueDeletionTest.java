@@ -1,10 +1,8 @@
 package org.mas.broker.queues;
 
-import java.net.http.HttpResponse;
 import java.util.HashMap;
 import java.util.Map;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttClient;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
@@ -26,7 +24,6 @@ import static org.awaitility.Awaitility.await;
  */
 class MqttQueueDeletionTest {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<String, String> secrets = new HashMap<>();
 
     @RegisterExtension
@@ -34,9 +31,7 @@ class MqttQueueDeletionTest {
 
     private static String register(String prefix) throws Exception {
         String id = Envelopes.uniqueAgent(prefix);
-        HttpResponse<String> created = broker.post("/api/agents", RunningBroker.API_KEY, "application/json", "{\"id\":\"" + id + "\"}");
-        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
-        secrets.put(id, JSON.readTree(created.body()).get("secret").asText());
+        secrets.put(id, broker.registerAgent(id));
         return id;
     }
 

@@ -312,6 +312,13 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
         return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** Registers an agent with no capabilities or roles through POST /api/agents; returns the secret shown once. */
+    public String registerAgent(String id) throws IOException, InterruptedException {
+        HttpResponse<String> created = post("/api/agents", API_KEY, "application/json", "{\"id\":\"" + id + "\"}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(created.body()).get("secret").asText();
+    }
+
     public HttpResponse<String> get(String path, String apiKey) throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30)).GET();
         if (apiKey != null) {
