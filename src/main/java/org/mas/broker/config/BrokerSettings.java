@@ -27,7 +27,8 @@ public record BrokerSettings(
         long ledgerRetention,
         Backlog backlog,
         long idleQueueTimeout,
-        Security security) {
+        Security security,
+        Cluster cluster) {
 
     public static final String BEAN_NAME = "brokerSettings";
 
@@ -39,6 +40,31 @@ public record BrokerSettings(
     }
 
     /** max_depth: messages in one agent queue past which new ones for it are refused; 0 = 10 x queue_size. */
+    /**
+     * enabled: this router is one of several sharing one broker (pair) and one ledger; instanceId names it (empty:
+     * host name and process id, see {@link #instanceId()}).
+     */
+    public record Cluster(boolean enabled, String instanceId) {
+    }
+
+    /** This router's name among several: cluster.instance_id, or host-pid when that is empty. */
+    public String instanceId() {
+        if (cluster != null && cluster.instanceId() != null && !cluster.instanceId().isBlank()) {
+            return cluster.instanceId();
+        }
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            host = "router";
+        }
+        return host + "-" + ProcessHandle.current().pid();
+    }
+
+    public boolean clustered() {
+        return cluster != null && cluster.enabled();
+    }
+
     public record Backlog(long maxDepth) {
     }
 

@@ -319,6 +319,18 @@ public final class SettingsLoader {
                         + agent.secretHash() + "'");
             }
         }
+        BrokerSettings.Cluster cluster = s.cluster();
+        require(cluster != null, "cluster", "must have enabled and instance_id");
+        require(cluster.instanceId() == null || cluster.instanceId().matches("[A-Za-z0-9_.:-]{0,64}"), "cluster.instance_id",
+                "must be up to 64 letters, digits, _ . : -, got '" + cluster.instanceId() + "'");
+        if (cluster.enabled()) {
+            require(!s.embeddedBroker(), "cluster.enabled", "needs broker_url: routers in a cluster share one broker (pair)");
+            for (String url : List.of(s.databases().messages(), s.databases().queues(), s.databases().delivery())) {
+                require(url.startsWith("jdbc:") && !url.startsWith("jdbc:h2:mem:"), "cluster.enabled",
+                        "needs jdbc: URLs of one database server in databases.* (every router shares the ledger), got '"
+                        + url + "'");
+            }
+        }
         BrokerSettings.Security security = s.security();
         require(security != null && security.tls() != null, "security", "must have allow_anonymous and tls");
         if (security.tlsEnabled()) {
