@@ -15,7 +15,9 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.mas.broker.delivery.AckDeadlines;
 import org.mas.broker.delivery.AckTracker;
+import org.mas.broker.delivery.SharedAckDeadlines;
 import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
 import org.mas.broker.delivery.DeadLetterApi;
@@ -189,17 +191,23 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
-        AckTracker tracker = new AckTracker(context, ledger, steps, capabilities, Duration.ofSeconds(settings.ackTimeout()),
-                settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
-                settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(),
-                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000"))),
-                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.early-hold-ms").orElse("1000"))),
-                Integer.parseInt(properties.resolveProperty("mas.ack.early-max").orElse("10000")),
-                acked -> metrics.latency("acked", acked));
+        Duration scanInterval = Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000")));
+        Duration earlyHold = Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.early-hold-ms").orElse("1000")));
+        int earlyMax = Integer.parseInt(properties.resolveProperty("mas.ack.early-max").orElse("10000"));
+        // one router: deadlines in memory, resumed from the ledger; several: the shared ledger's rows are the deadlines
+        AckDeadlines tracker = settings.clustered()
+                ? new SharedAckDeadlines(context, ledger, steps, capabilities, Duration.ofSeconds(settings.ackTimeout()),
+                        settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
+                        settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(), scanInterval,
+                        earlyHold, earlyMax, acked -> metrics.latency("acked", acked))
+                : new AckTracker(context, ledger, steps, capabilities, Duration.ofSeconds(settings.ackTimeout()),
+                        settings.alertThresholds().retryCount(), settings.redelivery().initialDelayMs(),
+                        settings.redelivery().backoffMultiplier(), settings.redelivery().maxDelayMs(), scanInterval,
+                        earlyHold, earlyMax, acked -> metrics.latency("acked", acked));
         context.addService(tracker, true, true);
         // who hears each delivery step, in this order: the ledger records it, then the acknowledgment tracker follows
         // the copies that need an ack, the metrics count it, and queue clean-up notes the agents seen
-        steps.subscribe(ledger::submit);
+        steps.subscribeRecorder(ledger::submit);
         steps.subscribe(tracker::onStep);
         steps.subscribe(metrics::onStep);
         steps.subscribe(step -> {

@@ -16,18 +16,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
-import org.apache.camel.component.jms.JmsConstants;
 import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.mas.broker.MasNames;
 import org.mas.broker.delivery.ledger.DeliveryLedger;
-import org.mas.broker.envelope.CopyProperties;
 import org.mas.broker.delivery.ledger.DeliverySteps;
 import org.mas.broker.delivery.ledger.LedgerEvent;
 import org.mas.broker.delivery.ledger.LedgerEvent.Kind;
@@ -48,13 +44,7 @@ import org.mas.broker.identity.CapabilityDirectory;
  * took it: an acknowledgment by agent w of message m applies to m's copy for w if there is one, else to m's copy for a
  * capability w offers. Its steps name w as their actor.
  */
-public class AckTracker extends ServiceSupport {
-
-    /** HELD: the copy is not known yet; the outcome goes to the caller's callback within the hold. */
-    public enum Outcome { APPLIED, ALREADY_FINAL, UNKNOWN_MESSAGE, NOT_A_RECIPIENT, HELD }
-
-    public record Result(Outcome outcome, String status) {
-    }
+public class AckTracker extends ServiceSupport implements AckDeadlines {
 
     private enum State { AWAITING_ACK, WAITING_TO_RESEND }
 
@@ -92,8 +82,6 @@ public class AckTracker extends ServiceSupport {
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(AckTracker.class);
-    private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final String SEND_URI = "jmsNonTx:queue:mas.agent?exchangePattern=InOnly";
     /** How long an acknowledgment waits for its message's steps to reach the database (only for that message). */
     private static final Duration LEDGER_WAIT = Duration.ofSeconds(5);
 
@@ -102,10 +90,7 @@ public class AckTracker extends ServiceSupport {
     private final DeliverySteps steps;
     private final CapabilityDirectory capabilities;
     private final Duration ackTimeout;
-    private final int retryCount;
-    private final long initialDelayMs;
-    private final double multiplier;
-    private final long maxDelayMs;
+    private final CopySends sends;
     private final Duration scanInterval;
     private final Duration earlyHold;
     private final int maxEarlyAcks;
@@ -134,10 +119,7 @@ public class AckTracker extends ServiceSupport {
         this.steps = steps;
         this.capabilities = capabilities;
         this.ackTimeout = ackTimeout;
-        this.retryCount = retryCount;
-        this.initialDelayMs = initialDelayMs;
-        this.multiplier = multiplier;
-        this.maxDelayMs = maxDelayMs;
+        this.sends = new CopySends(retryCount, initialDelayMs, multiplier, maxDelayMs);
         this.scanInterval = scanInterval;
         this.earlyHold = earlyHold;
         this.maxEarlyAcks = maxEarlyAcks;
@@ -148,8 +130,8 @@ public class AckTracker extends ServiceSupport {
         return messageId + '\u0000' + agent;
     }
 
-    /** Every step, once it is in the ledger's queue (a transacted copy's only after its transaction committed). */
-    /** Subscribed to {@link DeliverySteps}: follows the copies that need an acknowledgment. */
+    /** Follows the copies that need an acknowledgment (a transacted copy's step comes after its commit). */
+    @Override
     public void onStep(LedgerEvent event) {
         if (event.recipient() == null) {
             return;
@@ -193,23 +175,19 @@ public class AckTracker extends ServiceSupport {
     }
 
     private static Map<String, Object> headers(String id, LedgerEvent.AcceptedMessage m) {
-        return new HashMap<>(CopyProperties.of(id, m.fromAgent(), m.messageType(), true, m.correlationId(), m.ingress(),
-                m.priority(), m.expiresAt()));
+        return CopySends.headers(id, m);
     }
 
     /**
      * An acknowledgment by REST: answered now. It waits (at most the hold) only if the message exists, was accepted
      * within the hold and has no copy for this agent yet: its "queued" step may be about to be recorded.
      */
+    @Override
     public Result acknowledge(String messageId, String agent, String status, String detail) throws Exception {
         return acknowledge(messageId, agent, status, detail, null);
     }
 
-    /**
-     * An acknowledgment; applying the same one twice changes nothing. With {@code later} (mas.acks), one for a copy
-     * not known yet returns {@link Outcome#HELD} at once, and {@code later} gets the outcome when its copy is
-     * recorded or the hold ends.
-     */
+    @Override
     public Result acknowledge(String messageId, String agent, String status, String detail, Consumer<Result> later)
             throws Exception {
         if (MasNames.capabilityOf(agent) != null) {
@@ -511,13 +489,13 @@ public class AckTracker extends ServiceSupport {
 
     /** @return the status the copy is left in; called with the copy's monitor held */
     private String retryOrDeadLetter(Copy copy, String reason) {
-        if (copy.sends > retryCount) {
+        if (sends.exhausted(copy.sends)) {
             sendDeadLetter(copy, reason);
             finish(copy, "dead_lettered");
             recordDeadLettered(copy, reason);
             return "dead_lettered";
         }
-        long delay = (long) Math.min(maxDelayMs, initialDelayMs * Math.pow(multiplier, copy.sends - 1));
+        long delay = sends.delayMs(copy.sends);
         copy.state = State.WAITING_TO_RESEND;
         copy.due = Instant.now().plusMillis(delay);
         record(Kind.RETRYING, copy, copy.sends + 1, copy.due, reason, null);
@@ -555,14 +533,9 @@ public class AckTracker extends ServiceSupport {
 
     /** Called with the copy's monitor held. */
     private void resend(Copy copy) {
-        Map<String, Object> headers = new HashMap<>(copy.headers);
         int send = copy.sends + 1;
-        headers.put(JmsConstants.JMS_DESTINATION_NAME, MasNames.recipientQueue(copy.agent));
         // a resend after a crash is dropped; a replayed message (accepted again) has resends of its own
-        CopyProperties.forRecipient(headers::put, copy.agent,
-                CopyProperties.resendDuplicateId(copy.messageId, copy.agent, send, generation(copy)));
-        headers.put(MasNames.HEADER_ATTEMPTS, send);
-        producer.sendBodyAndHeaders(SEND_URI, copy.envelope, headers);
+        CopySends.resend(producer, copy.messageId, copy.agent, copy.envelope, copy.headers, send, generation(copy));
         copy.sends = send;
         copy.state = State.AWAITING_ACK;
         copy.due = Instant.now().plus(ackTimeout);
@@ -571,11 +544,8 @@ public class AckTracker extends ServiceSupport {
 
     /** Called with the copy's monitor held (only). */
     private void sendDeadLetter(Copy copy, String reason) {
-        Map<String, Object> headers = new HashMap<>(copy.headers);
-        String queue = MasNames.recipientQueue(copy.agent);
-        DeadLetters.deadLetter(headers::put, reason, copy.sends, queue,
-                DeadLetters.duplicateId(copy.messageId, queue, "ack:" + generation(copy) + ":" + copy.sends));
-        producer.sendBodyAndHeaders("jmsNonTx:queue:" + MasNames.DLQ + "?exchangePattern=InOnly", copy.envelope, headers);
+        CopySends.deadLetter(producer, copy.messageId, copy.agent, copy.envelope, copy.headers, reason, copy.sends,
+                generation(copy));
     }
 
     /** When the message was (last) accepted: a replay starts a new generation of sends and dead letters. */
@@ -610,17 +580,9 @@ public class AckTracker extends ServiceSupport {
             if (stored.isEmpty()) {
                 continue;
             }
-            String envelope = stored.get().envelope();
-            JsonNode node = MAPPER.readTree(envelope);
-            long ttl = node.path("ttl").asLong(0);
-            // ttl counts from the broker's receipt (as at ingress), not from the sender's timestamp
-            long expiresAt = ttl == 0 ? 0 : stored.get().acceptedAt().toEpochMilli() + ttl * 1000;
-            LedgerEvent.AcceptedMessage m = new LedgerEvent.AcceptedMessage(node.path("from_agent").asText(),
-                    node.path("message_type").asText(), node.path("priority").asInt(5), true,
-                    node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope, expiresAt,
-                    stored.get().acceptedAt());
-            Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), envelope, headers(awaiting.messageId(), m),
-                    m.acceptedAt(), expiresAt, Math.max(1, awaiting.attempts()), awaiting.deadline());
+            LedgerEvent.AcceptedMessage m = CopySends.accepted(stored.get());
+            Copy copy = new Copy(awaiting.messageId(), awaiting.agent(), m.envelope(), headers(awaiting.messageId(), m),
+                    m.acceptedAt(), m.expiresAt(), Math.max(1, awaiting.attempts()), awaiting.deadline());
             if (!awaiting.status().equals("queued")) {
                 copy.state = State.WAITING_TO_RESEND;
                 copy.sends = Math.max(1, awaiting.attempts() - 1);
@@ -643,7 +605,7 @@ public class AckTracker extends ServiceSupport {
         }
     }
 
-    /** Copies currently followed (for tests and metrics). */
+    @Override
     public int tracked() {
         return copies.size();
     }

@@ -27,7 +27,7 @@ public class Acknowledgments {
     private static final Logger LOG = LoggerFactory.getLogger(Acknowledgments.class);
     private static final Set<String> STATUSES = Set.of("processed", "failed", "rejected");
 
-    private final AckTracker tracker;
+    private final AckDeadlines tracker;
     private final RestResponses responses;
     private final AtomicLong refused = new AtomicLong();
     private final RateLimitedLog refusals = new RateLimitedLog(LOG,
@@ -36,7 +36,7 @@ public class Acknowledgments {
     /** @param trustUnauthenticated security.allow_anonymous: an ack from a sender the broker did not authenticate counts */
     private final boolean trustUnauthenticated;
 
-    public Acknowledgments(AckTracker tracker, RestResponses responses, boolean trustUnauthenticated) {
+    public Acknowledgments(AckDeadlines tracker, RestResponses responses, boolean trustUnauthenticated) {
         this.tracker = tracker;
         this.responses = responses;
         this.trustUnauthenticated = trustUnauthenticated;
@@ -79,12 +79,12 @@ public class Acknowledgments {
             return;
         }
         // one for a copy not recorded yet is held, not waited for: its outcome comes later, on another thread
-        AckTracker.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"),
+        AckDeadlines.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"),
                 late -> report(id, agent, late));
         report(id, agent, result);
     }
 
-    private void report(String id, String agent, AckTracker.Result result) {
+    private void report(String id, String agent, AckDeadlines.Result result) {
         switch (result.outcome()) {
             case UNKNOWN_MESSAGE -> refuse("acknowledgment for unknown message " + id + " from " + agent);
             case NOT_A_RECIPIENT -> refuse("acknowledgment of " + id + " from " + agent + ", which is not one of its recipients");
@@ -119,7 +119,7 @@ public class Acknowledgments {
                     + "' may not acknowledge as '" + agent + "'", List.of("$.agent: this key may act as " + allowed));
             return;
         }
-        AckTracker.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"));
+        AckDeadlines.Result result = tracker.acknowledge(id, agent, ack.get("status").asText(), text(ack, "detail"));
         switch (result.outcome()) {
             case UNKNOWN_MESSAGE -> RestResponses.error(exchange, 404, "unknown message", List.of("no message with id '" + id + "'"));
             case NOT_A_RECIPIENT -> RestResponses.error(exchange, 409, "not a recipient",

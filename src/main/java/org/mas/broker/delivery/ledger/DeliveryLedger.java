@@ -398,7 +398,8 @@ public class DeliveryLedger extends ServiceSupport {
         }
     }
 
-    private static void writeSteps(Connection c, List<LedgerEvent> events) throws SQLException {
+    /** Writes steps into the timeline and the per-copy state; also used by {@link CopyClaims} in its own transaction. */
+    static void writeSteps(Connection c, List<LedgerEvent> events) throws SQLException {
         try (PreparedStatement event = c.prepareStatement("INSERT INTO delivery_events (message_id, recipient, event, "
                 + "attempt, at, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)");
              PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = GREATEST(attempts, ?), "
@@ -533,6 +534,11 @@ public class DeliveryLedger extends ServiceSupport {
             } while (deleted == batch);
         }
         return total;
+    }
+
+    /** The copies awaiting an acknowledgment as rows of this ledger (shared by several routers). */
+    public CopyClaims copyClaims() {
+        return new CopyClaims(databases.delivery());
     }
 
     /** A copy that waits for its acknowledgment (or for its next send), as stored. */

@@ -13,12 +13,24 @@ import java.util.function.Consumer;
 public final class DeliverySteps {
 
     private final List<Consumer<LedgerEvent>> subscribers = new CopyOnWriteArrayList<>();
+    private volatile Consumer<LedgerEvent> recorder = step -> { };
+
+    /** The ledger's writer: hears every step first, except those already written ({@link #publishRecorded}). */
+    public void subscribeRecorder(Consumer<LedgerEvent> recorder) {
+        this.recorder = recorder;
+    }
 
     public void subscribe(Consumer<LedgerEvent> subscriber) {
         subscribers.add(subscriber);
     }
 
     public void publish(LedgerEvent step) {
+        recorder.accept(step);
+        publishRecorded(step);
+    }
+
+    /** A step already in the database (written in the transaction that made it): everyone but the recorder hears it. */
+    public void publishRecorded(LedgerEvent step) {
         for (Consumer<LedgerEvent> subscriber : subscribers) {
             subscriber.accept(step);
         }
