@@ -103,9 +103,7 @@ public class SharedAckDeadlines extends ServiceSupport implements AckDeadlines {
         if (first.acceptedAt() != null && first.acceptedAt().plus(earlyHold).isBefore(Instant.now())) {
             return first.asItStands(); // long accepted: no copy for this agent is coming
         }
-        if (later == null && first.acceptedAt() == null) {
-            return first.asItStands(); // answered now: a REST caller can ask again
-        }
+        // an unknown message waits too (unlike on one router): another router may have accepted it a moment ago
         if (held.incrementAndGet() > maxHeld) {
             held.decrementAndGet();
             return first.asItStands();
