@@ -165,8 +165,12 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("agentQueueActivity", activity);
         registry.bind("delivery", new DeliveryPreparer(activity));
         registry.bind("deadLetters", new DeadLetters());
-        DeliveryLedger ledger = new DeliveryLedger(databases,
-                Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true")),
+        boolean recording = Boolean.parseBoolean(properties.resolveProperty("mas.ledger.enabled").orElse("true"));
+        if (settings.clustered() && !recording) {
+            throw new ConfigurationException("message_broker.cluster.enabled needs the delivery ledger (mas.ledger.enabled "
+                    + "= true): the routers keep their acknowledgment deadlines in it");
+        }
+        DeliveryLedger ledger = new DeliveryLedger(databases, recording,
                 java.nio.file.Path.of(settings.dataDir(), "db", "set-aside.jsonl"));
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         DeliverySteps steps = new DeliverySteps();

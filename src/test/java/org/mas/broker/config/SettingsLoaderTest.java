@@ -537,6 +537,23 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void aClusterNeedsAnExternalBrokerAndSharedDatabases() {
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_CLUSTER_ENABLED", "true"), "message_broker.cluster.enabled", "broker_url");
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_CLUSTER_ENABLED", "true", "MESSAGE_BROKER_BROKER_URL", "tcp://127.0.0.1:61616"),
+                "message_broker.cluster.enabled", "jdbc: URLs", "messages_db");
+        assertRejectedEnv(Map.of("MESSAGE_BROKER_CLUSTER_INSTANCE_ID", "router 1"), "message_broker.cluster.instance_id");
+        String pg = "jdbc:postgresql://127.0.0.1:5432/mas";
+        BrokerSettings s = SettingsLoader.load(null, Map.of("MESSAGE_BROKER_CLUSTER_ENABLED", "true",
+                "MESSAGE_BROKER_CLUSTER_INSTANCE_ID", "router-1", "MESSAGE_BROKER_BROKER_URL",
+                "(tcp://127.0.0.1:61616,tcp://127.0.0.1:61617)?ha=true&reconnectAttempts=-1",
+                "MESSAGE_BROKER_DATABASES_MESSAGES", pg, "MESSAGE_BROKER_DATABASES_QUEUES", pg,
+                "MESSAGE_BROKER_DATABASES_DELIVERY", pg));
+        assertThat(s.clustered()).isTrue();
+        assertThat(s.instanceId()).isEqualTo("router-1");
+        assertThat(SettingsLoader.load(null, Map.of()).instanceId()).endsWith("-" + ProcessHandle.current().pid());
+    }
+
+    @Test
     void aDecimalWhereAWholeNumberIsExpectedIsRefusedNotTruncated() throws IOException {
         assertRejectedFile("alert_thresholds:\n  retry_count: 3.7\n", "message_broker.alert_thresholds.retry_count");
     }
