@@ -114,6 +114,8 @@ public final class MasNames {
      * given once that transaction has committed (and never if it rolls back).
      */
     public static final String PROPERTY_AFTER_COMMIT = "masAfterCommit";
+    /** On an exchange consumed in a transaction of several messages: its {@link BeforeCommit}. */
+    public static final String PROPERTY_BEFORE_COMMIT = "masBeforeCommit";
     /** Exchange property: a replay "as it was" goes only to these agents (a Set), those whose copies were parked. */
     public static final String PROPERTY_REPLAY_TARGETS = "masReplayTargets";
     /** Exchange property: true on a recipient's copy that went to mas.dlq (its failed send is not a delivery). */

@@ -175,7 +175,7 @@ public class BrokerBeans implements CamelConfiguration {
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         DeliverySteps steps = new DeliverySteps();
         registry.bind("deliverySteps", steps);
-        LedgerRecorder recorder = new LedgerRecorder(steps, settings.ackTimeout() * 1000L);
+        LedgerRecorder recorder = new LedgerRecorder(steps, ledger, settings.ackTimeout() * 1000L);
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));

@@ -48,6 +48,8 @@ public class DeliveryLedger extends ServiceSupport {
     private Thread writer;
 
     private volatile boolean recording;
+    private final org.mas.broker.RateLimitedLog writeAheadFailures = new org.mas.broker.RateLimitedLog(LOG,
+            "{} more write-aheads failed in the last minute (not logged one by one)");
     private final java.nio.file.Path setAsideFile;
     private final AtomicLong setAside = new AtomicLong();
     private String lastRefusal; // the writer thread's own
@@ -401,11 +403,7 @@ public class DeliveryLedger extends ServiceSupport {
     /** Writes steps into the timeline and the per-copy state; also used by {@link CopyClaims} in its own transaction. */
     static void writeSteps(Connection c, List<LedgerEvent> events) throws SQLException {
         try (PreparedStatement event = c.prepareStatement("INSERT INTO delivery_events (message_id, recipient, event, "
-                + "attempt, at, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)");
-             PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = GREATEST(attempts, ?), "
-                     + "requires_ack = ?, ack_deadline = ?, updated_at = ?, detail = ? WHERE message_id = ? AND recipient = ?");
-             PreparedStatement insert = c.prepareStatement("INSERT INTO deliveries (message_id, recipient, status, attempts, "
-                     + "requires_ack, ack_deadline, updated_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+                + "attempt, at, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
             for (LedgerEvent e : events) {
                 event.setString(1, e.messageId());
                 event.setString(2, e.recipient());
@@ -419,17 +417,39 @@ public class DeliveryLedger extends ServiceSupport {
                 event.setString(6, LedgerEvent.truncate(e.detail()));
                 event.setString(7, e.actor());
                 event.addBatch();
+            }
+            writeStates(c, events);
+            event.executeBatch();
+        }
+    }
+
+    /**
+     * The per-copy state each step leaves behind (deliveries), without its timeline entry. A step never overwrites a
+     * state written after it was taken: with several routers, one may acknowledge a copy (its row was written ahead)
+     * before the router that queued it has written its "queued" step.
+     */
+    private static void writeStates(Connection c, List<LedgerEvent> events) throws SQLException {
+        try (PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = GREATEST(attempts, ?), "
+                     + "requires_ack = ?, ack_deadline = ?, updated_at = ?, detail = ? WHERE message_id = ? AND recipient = ? "
+                     + "AND updated_at <= ?");
+             PreparedStatement insert = c.prepareStatement("INSERT INTO deliveries (message_id, recipient, status, attempts, "
+                     + "requires_ack, ack_deadline, updated_at, detail) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+                     + "(SELECT 1 FROM deliveries WHERE message_id = ? AND recipient = ?)")) {
+            for (LedgerEvent e : events) {
                 String status = deliveryStatus(e.kind());
                 if (status != null && e.recipient() != null) {
                     Timestamp deadline = e.ackDeadline() == null ? null : Timestamp.from(e.ackDeadline());
+                    // microseconds, as both databases store them: the comparison is then exact
+                    Timestamp at = Timestamp.from(e.at().truncatedTo(java.time.temporal.ChronoUnit.MICROS));
                     update.setString(1, status);
                     update.setInt(2, Math.max(e.attempt(), 0));
                     update.setBoolean(3, e.requiresAck());
                     update.setTimestamp(4, deadline);
-                    update.setTimestamp(5, Timestamp.from(e.at()));
+                    update.setTimestamp(5, at);
                     update.setString(6, LedgerEvent.truncate(e.detail()));
                     update.setString(7, e.messageId());
                     update.setString(8, e.recipient());
+                    update.setTimestamp(9, at);
                     if (update.executeUpdate() == 0) {
                         insert.setString(1, e.messageId());
                         insert.setString(2, e.recipient());
@@ -437,13 +457,40 @@ public class DeliveryLedger extends ServiceSupport {
                         insert.setInt(4, Math.max(e.attempt(), 1));
                         insert.setBoolean(5, e.requiresAck());
                         insert.setTimestamp(6, deadline);
-                        insert.setTimestamp(7, Timestamp.from(e.at()));
+                        insert.setTimestamp(7, at);
                         insert.setString(8, LedgerEvent.truncate(e.detail()));
+                        insert.setString(9, e.messageId());
+                        insert.setString(10, e.recipient());
                         insert.executeUpdate();
                     }
                 }
             }
-            event.executeBatch();
+        }
+    }
+
+    /**
+     * Writes, now and synchronously, what the acknowledgment deadlines need of copies that must be acknowledged: the
+     * message (its envelope) and each copy's state, not yet its timeline entry. Called before the copies' transaction
+     * commits (or before the REST answer), so a router that dies before its writer wrote the steps leaves them followed:
+     * the steps themselves are written as usual afterwards, and their state again, to the same values. A copy whose
+     * transaction then rolls back is routed again and overwrites the same row. If the database cannot be written the
+     * copies are routed anyway (the writer keeps the steps, as for every other copy): false is returned.
+     */
+    public boolean writeAhead(List<LedgerEvent> events) {
+        if (!recording || events.isEmpty()) {
+            return true;
+        }
+        List<LedgerEvent> accepted = events.stream().filter(e -> e.kind() == Kind.ACCEPTED).toList();
+        try {
+            if (!accepted.isEmpty()) {
+                inTransaction(databases.messages(), c -> writeMessages(c, accepted));
+            }
+            inTransaction(databases.delivery(), c -> writeStates(c, events));
+            return true;
+        } catch (SQLException | RuntimeException e) {
+            writeAheadFailures.warn("Copies awaiting an acknowledgment were queued without their record written ahead "
+                    + "(the ledger's writer still has them): {}", e.toString());
+            return false;
         }
     }
 
@@ -487,8 +534,9 @@ public class DeliveryLedger extends ServiceSupport {
                     }
                 }
             }
+            // in time: with several routers, the order in which steps were written is not the order they were taken in
             try (PreparedStatement q = c.prepareStatement("SELECT at, event, recipient, attempt, detail, actor "
-                    + "FROM delivery_events WHERE message_id = ? ORDER BY seq")) {
+                    + "FROM delivery_events WHERE message_id = ? ORDER BY at, seq")) {
                 q.setString(1, messageId);
                 try (ResultSet r = q.executeQuery()) {
                     while (r.next()) {

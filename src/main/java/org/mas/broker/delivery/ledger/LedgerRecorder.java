@@ -21,10 +21,12 @@ public class LedgerRecorder {
     private static final String PROPERTY_DEFERRED = "masLedgerSteps";
 
     private final DeliverySteps steps;
+    private final DeliveryLedger ledger;
     private final long ackTimeoutMs;
 
-    public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs) {
+    public LedgerRecorder(DeliverySteps steps, DeliveryLedger ledger, long ackTimeoutMs) {
         this.steps = steps;
+        this.ledger = ledger;
         this.ackTimeoutMs = ackTimeoutMs;
     }
 
@@ -47,8 +49,31 @@ public class LedgerRecorder {
         Instant now = Instant.now();
         boolean ack = envelope.isRequiresAck();
         // a copy that must be acknowledged carries what the acknowledgment tracker needs to send it again
-        record(exchange, new LedgerEvent(LedgerEvent.Kind.QUEUED, envelope.getId(), recipient(exchange), 1, now, null, null,
-                ack, ack ? now.plusMillis(ackTimeoutMs) : null, ack ? acceptedMessage(exchange, envelope) : null));
+        LedgerEvent queued = new LedgerEvent(LedgerEvent.Kind.QUEUED, envelope.getId(), recipient(exchange), 1, now, null,
+                null, ack, ack ? now.plusMillis(ackTimeoutMs) : null, ack ? acceptedMessage(exchange, envelope) : null);
+        record(exchange, queued);
+        if (ack) {
+            writeAhead(exchange, envelope, queued);
+        }
+    }
+
+    /**
+     * A copy that must be acknowledged is in the database before its transaction commits (before the REST answer):
+     * its deadline then outlives a router that dies before its writer wrote the step. One write per JMS batch.
+     */
+    private void writeAhead(Exchange exchange, Envelope envelope, LedgerEvent queued) {
+        LedgerEvent accepted = new LedgerEvent(LedgerEvent.Kind.ACCEPTED, envelope.getId(), null, 0,
+                Instant.ofEpochMilli(exchange.getClock().getCreated()), null, null, true, null,
+                acceptedMessage(exchange, envelope));
+        org.mas.broker.BeforeCommit beforeCommit = exchange.getProperty(MasNames.PROPERTY_BEFORE_COMMIT,
+                org.mas.broker.BeforeCommit.class);
+        if (beforeCommit == null) {
+            ledger.writeAhead(List.of(accepted, queued));
+        } else {
+            List<LedgerEvent> batch = beforeCommit.once(this, java.util.ArrayList::new, ledger::writeAhead);
+            batch.add(accepted);
+            batch.add(queued);
+        }
     }
 
     /** A 2xx answer from an external system's endpoint: its copy is acknowledged. */

@@ -147,6 +147,7 @@ class BatchJmsConsumer extends DefaultConsumer {
                              Message first, int limit) throws JMSException {
         List<Runnable> afterCommit = new ArrayList<>();
         java.util.function.Consumer<Runnable> deferred = afterCommit::add;
+        org.mas.broker.BeforeCommit beforeCommit = new org.mas.broker.BeforeCommit();
         TransactionSynchronizationManager.bindResource(factory, new JmsResourceHolder(factory, connection, session));
         int processed = 0;
         try {
@@ -156,6 +157,7 @@ class BatchJmsConsumer extends DefaultConsumer {
                 exchange.getIn().setBody(message); // the JMS message itself: the route reads what it needs from it
                 exchange.getExchangeExtension().setTransacted(true);
                 exchange.setProperty(MasNames.PROPERTY_AFTER_COMMIT, deferred);
+                exchange.setProperty(MasNames.PROPERTY_BEFORE_COMMIT, beforeCommit);
                 try {
                     getProcessor().process(exchange);
                 } catch (Exception e) {
@@ -174,6 +176,14 @@ class BatchJmsConsumer extends DefaultConsumer {
                     return false;
                 }
                 message = processed < limit && running ? consumer.receiveNoWait() : null;
+            }
+            try {
+                beforeCommit.run();
+            } catch (RuntimeException e) {
+                LOG.warn("Rolled back a batch of {} message(s) from {}: a step before its commit failed: {}", processed,
+                        getEndpoint().getQueue(), e.toString());
+                session.rollback();
+                return false;
             }
             try {
                 session.commit();
