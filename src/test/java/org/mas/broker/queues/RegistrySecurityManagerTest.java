@@ -65,6 +65,7 @@ class RegistrySecurityManagerTest {
     private static EmbeddedActiveMQ broker;
     private static ActiveMQSecurityManager securityManager;
     private static RunningBroker router;
+    private static RunningBroker router2;
     private static int port;
 
     @BeforeAll
@@ -92,11 +93,13 @@ class RegistrySecurityManagerTest {
         broker.setSecurityManager(securityManager);
         broker.start();
 
-        router = RunningBroker.start(dir.resolve("router"), Map.of("MESSAGE_BROKER_BROKER_URL", "tcp://127.0.0.1:" + port,
+        Map<String, String> cluster = Map.of("MESSAGE_BROKER_BROKER_URL", "tcp://127.0.0.1:" + port,
                 "MESSAGE_BROKER_CLUSTER_ENABLED", "true", "MESSAGE_BROKER_SECURITY_ALLOW_ANONYMOUS", "false",
                 "MESSAGE_BROKER_DATABASES_MESSAGES", url, "MESSAGE_BROKER_DATABASES_QUEUES", url,
-                "MESSAGE_BROKER_DATABASES_DELIVERY", url),
-                Map.of("mas.broker.user", "mas-router", "mas.broker.password", ROUTER_PASSWORD));
+                "MESSAGE_BROKER_DATABASES_DELIVERY", url);
+        Map<String, String> login = Map.of("mas.broker.user", "mas-router", "mas.broker.password", ROUTER_PASSWORD);
+        router = RunningBroker.start(dir.resolve("router-1"), cluster, login);
+        router2 = RunningBroker.start(dir.resolve("router-2"), cluster, login);
     }
 
     /** What Artemis's bootstrap does with a {@code <security-manager>} element: the class by name, then init(properties). */
@@ -117,6 +120,9 @@ class RegistrySecurityManagerTest {
 
     @AfterAll
     static void stop() throws Exception {
+        if (router2 != null) {
+            router2.close();
+        }
         if (router != null) {
             router.close();
         }
@@ -230,6 +236,55 @@ class RegistrySecurityManagerTest {
             await().atMost(Duration.ofSeconds(20)).untilTrue(closed);
         }
         assertThatThrownBy(() -> core().createConnection(other, secret).close()).isInstanceOf(JMSSecurityException.class);
+    }
+
+    @Test
+    void twoRoutersShareOneRegistry() throws Exception {
+        // one id posted to both routers at once: exactly one 201, the other 409
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 5; round++) {
+                String id = Envelopes.uniqueAgent("both");
+                java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                java.util.List<java.util.concurrent.Future<Integer>> statuses = new java.util.ArrayList<>();
+                for (RunningBroker each : java.util.List.of(router, router2)) {
+                    statuses.add(threads.submit(() -> {
+                        go.await();
+                        return each.post("/api/agents", RunningBroker.API_KEY, "application/json", "{\"id\":\"" + id + "\"}")
+                                .statusCode();
+                    }));
+                }
+                go.countDown();
+                java.util.List<Integer> answered = new java.util.ArrayList<>();
+                for (var status : statuses) {
+                    answered.add(status.get());
+                }
+                assertThat(answered).as("round " + round).containsExactlyInAnyOrder(201, 409);
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+
+        // registered through router 1: router 2 shows it at once, lists it within its refresh
+        String id = Envelopes.uniqueAgent("shared");
+        String first = register(id, "[]");
+        assertThat(router2.get("/api/agents/" + id, RunningBroker.API_KEY).statusCode()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(20)).until(() -> router2.get("/api/agents", RunningBroker.API_KEY).body().contains(id));
+        loggedIn(id, first).close();
+        // rotated through router 2: router 1's secret no longer opens the broker, router 2's does
+        var rotated = router2.post("/api/agents/" + id + "/secret", RunningBroker.API_KEY, "application/json", "");
+        assertThat(rotated.statusCode()).as(rotated.body()).isEqualTo(200);
+        String second = JSON.readTree(rotated.body()).get("secret").asText();
+        await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+                .untilAsserted(() -> assertThatThrownBy(() -> core().createConnection(id, first).close())
+                        .isInstanceOf(JMSSecurityException.class));
+        loggedIn(id, second).close();
+        // disabled through router 1, which learnt of the rotation (its row version) on its own
+        var disabled = router.send(java.net.http.HttpRequest.newBuilder(router.uri("/api/agents/" + id)).DELETE()
+                .header("X-API-Key", RunningBroker.API_KEY));
+        assertThat(disabled.statusCode()).as(disabled.body()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(20)).until(() -> router2.get("/api/agents/" + id, RunningBroker.API_KEY).body()
+                .contains("\"enabled\":false"));
     }
 
     @Test
