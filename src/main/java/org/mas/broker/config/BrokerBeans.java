@@ -78,6 +78,12 @@ public class BrokerBeans implements CamelConfiguration {
                 Integer.parseInt(properties.resolveProperty("mas.security.bcrypt-cost").orElse(String.valueOf(Secrets.DEFAULT_COST))));
         agentRegistry.load(settings.agents());
         registry.bind("agentRegistry", agentRegistry);
+        long registryRefresh = properties.resolveProperty("mas.registry.refresh-interval-ms").filter(v -> !v.isBlank())
+                .map(Long::parseLong).orElse(settings.clustered() ? 1000L : 0L);
+        if (registryRefresh > 0) { // other routers write the same registry: pick up their changes
+            agentRegistry.refreshEvery(Duration.ofMillis(registryRefresh),
+                    context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "agent-registry-refresh"));
+        }
 
         // failed authentications are counted by the metrics, which are made further down
         java.util.concurrent.atomic.AtomicReference<BrokerMetrics> metricsLater = new java.util.concurrent.atomic.AtomicReference<>();

@@ -84,7 +84,7 @@ public class AgentsApi {
         responses.json(exchange, 200, Map.of("agents", registry.list().stream().map(AgentsApi::view).toList()));
     }
 
-    public void get(Exchange exchange) {
+    public void get(Exchange exchange) throws java.sql.SQLException {
         Optional<RegisteredAgent> agent = known(exchange);
         agent.ifPresent(a -> responses.json(exchange, 200, view(a)));
     }
@@ -116,8 +116,10 @@ public class AgentsApi {
             try {
                 registry.disable(agent.get().id());
             } catch (RegistryException e) {
-                refused(exchange, e);
-                return;
+                if (e.reason() != RegistryException.Reason.DISABLED) { // disabled meanwhile by another router: done
+                    refused(exchange, e);
+                    return;
+                }
             }
         }
         Map<String, Object> answer = new LinkedHashMap<>();
@@ -127,9 +129,9 @@ public class AgentsApi {
     }
 
     /** The {id} path parameter's agent, or empty after answering 404. */
-    private Optional<RegisteredAgent> known(Exchange exchange) {
+    private Optional<RegisteredAgent> known(Exchange exchange) throws java.sql.SQLException {
         String id = exchange.getIn().getHeader("id", String.class);
-        Optional<RegisteredAgent> agent = MasNames.isAgentId(id) ? registry.find(id) : Optional.empty();
+        Optional<RegisteredAgent> agent = MasNames.isAgentId(id) ? registry.lookup(id) : Optional.empty();
         if (agent.isEmpty()) {
             RestResponses.error(exchange, 404, "unknown agent", List.of("no agent with id '" + AgentSpec.abbreviate(id) + "'"));
         } else {
@@ -144,6 +146,7 @@ public class AgentsApi {
             case EXISTS -> RestResponses.error(exchange, 409, "agent exists", List.of(e.getMessage()));
             case DISABLED -> RestResponses.error(exchange, 409, "agent disabled", List.of(e.getMessage()));
             case READ_ONLY -> RestResponses.error(exchange, 409, "agent declared in configuration", List.of(e.getMessage()));
+            case CONFLICT -> RestResponses.error(exchange, 409, "agent changed concurrently", List.of(e.getMessage()));
         }
     }
 

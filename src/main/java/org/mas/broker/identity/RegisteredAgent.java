@@ -5,10 +5,11 @@ import java.util.List;
 
 /**
  * One agent of the registry. {@code secretHash} is the bcrypt hash of its secret (null: it cannot connect); it never
- * leaves the registry and the broker's security manager.
+ * leaves the registry and the broker's security manager. {@code version} is its row's version (1 when first written,
+ * one more at every change): writes are conditional on it.
  */
 public record RegisteredAgent(String id, String secretHash, List<String> capabilities, List<String> roles, String endpoint,
-                              boolean enabled, String origin, Instant createdAt, Instant updatedAt) {
+                              boolean enabled, String origin, Instant createdAt, Instant updatedAt, long version) {
 
     public static final String ORIGIN_CONFIG = "config";
     public static final String ORIGIN_API = "api";
@@ -27,7 +28,7 @@ public record RegisteredAgent(String id, String secretHash, List<String> capabil
     }
 
     RegisteredAgent with(String newHash, boolean nowEnabled, Instant at) {
-        return new RegisteredAgent(id, newHash, capabilities, roles, endpoint, nowEnabled, origin, createdAt, at);
+        return new RegisteredAgent(id, newHash, capabilities, roles, endpoint, nowEnabled, origin, createdAt, at, version + 1);
     }
 
     @Override

@@ -1,9 +1,12 @@
 package org.mas.broker.identity;
 
-/** A registry change refused: the agent is unknown, already registered, disabled, or declared in configuration. */
+/**
+ * A registry change refused: the agent is unknown, already registered, disabled, declared in configuration, or changed
+ * by another process while this change was being written (twice in a row).
+ */
 public class RegistryException extends Exception {
 
-    public enum Reason { UNKNOWN, EXISTS, DISABLED, READ_ONLY }
+    public enum Reason { UNKNOWN, EXISTS, DISABLED, READ_ONLY, CONFLICT }
 
     private final Reason reason;
 

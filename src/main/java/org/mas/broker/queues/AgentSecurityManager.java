@@ -25,29 +25,55 @@ import org.mas.broker.identity.AgentRegistry;
 import org.mas.broker.identity.RegisteredAgent;
 
 /**
- * The embedded broker's security manager: every connection, on every protocol, authenticates as an agent of the
- * {@link AgentRegistry} (user name = agent id, password = its secret), as the router (in-VM only, with this process's
- * random password), or, with {@code security.allow_anonymous}, without credentials. The subject carries the roles that
- * {@link BrokerSecurity}'s security settings grant permissions to; {@link #authorize} only matches them.
+ * The broker's security manager, embedded or standalone ({@link RegistrySecurityManager}): every connection, on every
+ * protocol, authenticates as an agent of the {@link AgentRegistry} (user name = agent id, password = its secret), as
+ * the router ({@link MasNames#ROUTER_USER}, as {@link RouterLogin} allows), or, with {@code security.allow_anonymous},
+ * without credentials. The subject carries the roles that {@link BrokerSecurity}'s security settings grant
+ * permissions to; {@link #authorize} only matches them.
  * A failed authentication is counted (the callback) and logged, rate-limited, without the password; it is never cached
  * by Artemis, so each one is counted and a secret that becomes valid works at once.
  */
 public class AgentSecurityManager implements ActiveMQSecurityManager5 {
 
+    /** Whether a login as the router's own user holds. */
+    @FunctionalInterface
+    public interface RouterLogin {
+
+        boolean accepts(String password, RemotingConnection connection);
+
+        /** The embedded broker: in-VM only, with the password this process made. */
+        static RouterLogin inVmOnly(String password) {
+            byte[] expected = password.getBytes(StandardCharsets.UTF_8);
+            return (given, connection) -> BrokerSecurity.isInVm(connection) && given != null
+                    && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** A standalone broker: over any transport, with the password whose bcrypt hash its configuration holds. */
+        static RouterLogin bcrypt(String hash) {
+            return (given, connection) -> org.mas.broker.identity.Secrets.matches(given, hash);
+        }
+
+        /** A standalone broker: over any transport, with the password its configuration holds (an environment variable). */
+        static RouterLogin password(String password) {
+            byte[] expected = password.getBytes(StandardCharsets.UTF_8);
+            return (given, connection) -> given != null && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(AgentSecurityManager.class);
 
     private final AgentRegistry registry;
     private final boolean allowAnonymous;
-    private final byte[] routerPassword;
+    private final RouterLogin routerLogin;
     private final Consumer<String> authFailed;
     private final RateLimitedLog failures = new RateLimitedLog(LOG,
             "{} more authentications failed in the last minute (not logged one by one)");
 
     /** @param authFailed told the protocol (core, amqp, stomp, mqtt, openwire) of each failed authentication */
-    public AgentSecurityManager(AgentRegistry registry, boolean allowAnonymous, String routerPassword, Consumer<String> authFailed) {
+    public AgentSecurityManager(AgentRegistry registry, boolean allowAnonymous, RouterLogin routerLogin, Consumer<String> authFailed) {
         this.registry = registry;
         this.allowAnonymous = allowAnonymous;
-        this.routerPassword = routerPassword.getBytes(StandardCharsets.UTF_8);
+        this.routerLogin = routerLogin;
         this.authFailed = authFailed;
     }
 
@@ -61,11 +87,10 @@ public class AgentSecurityManager implements ActiveMQSecurityManager5 {
             throw failed(connection, null, "anonymous connections are refused (security.allow_anonymous is false)");
         }
         if (MasNames.ROUTER_USER.equals(user)) {
-            if (BrokerSecurity.isInVm(connection) && password != null
-                    && MessageDigest.isEqual(routerPassword, password.getBytes(StandardCharsets.UTF_8))) {
+            if (routerLogin.accepts(password, connection)) {
                 return subject(user, Set.of(BrokerSecurity.ROLE_ROUTER));
             }
-            throw failed(connection, user, "the router's user connects in-VM only");
+            throw failed(connection, user, "wrong password for the router's user (on the embedded broker: in-VM only)");
         }
         Optional<RegisteredAgent> agent = registry.authenticate(user, password);
         if (agent.isEmpty()) {

@@ -33,7 +33,8 @@ import org.mas.broker.identity.RegisteredAgent;
  * <li>{@code mas.capability.<c>}: every agent that registered the capability may consume and browse.</li>
  * </ul>
  * Nothing else: agents create no queues (their queue and their capabilities' queues are created here, at start and
- * at registration) and cannot call management. Follows the registry: a new agent gets its settings and queues; a
+ * at registration) and cannot call management. The embedded broker gets them before it starts ({@link #configure}), a
+ * standalone one once it runs ({@link #attach}). Follows the registry: a new agent gets its settings and queues; a
  * rotated secret or a disabled agent drops Artemis's authentication cache and closes the agent's connections.
  */
 public final class BrokerSecurity {
@@ -74,8 +75,50 @@ public final class BrokerSecurity {
         return connection != null && connection.getTransportConnection() instanceof InVMConnection;
     }
 
-    /** Before the broker starts: every security setting, and the queues of the registered agents and capabilities. */
+    /** Before the embedded broker starts: every security setting, and the queues of the registered agents and capabilities. */
     void configure(Configuration config) {
+        config.setSecurityRoles(settings());
+        for (String queue : registryQueues()) {
+            config.addQueueConfiguration(queue(queue));
+        }
+    }
+
+    /**
+     * A standalone broker ({@link RegistrySecurityManager}, attached by {@link DurableIngressPlugin}): the same
+     * settings, put into the running server's security repository now and again once it is active (after the
+     * broker.xml ones, which they replace where the match is the same), the registry's queues made whenever it becomes
+     * active (at start, and on a backup when it takes over), and registry changes applied from then on.
+     */
+    void attach(ActiveMQServer running) {
+        if (!running.getConfiguration().isSecurityEnabled()) {
+            LOG.warn("security-enabled is false in broker.xml: the agent registry authenticates nobody on this broker");
+        }
+        if (!running.getConfiguration().isPopulateValidatedUser()) {
+            LOG.warn("populate-validated-user is false in broker.xml: set it to true (the router checks senders against it)");
+        }
+        if (running.getSecurityRepository() != null) {
+            applySettings(running);
+        }
+        running.registerActivateCallback(new org.apache.activemq.artemis.core.server.ActivateCallback() {
+            @Override
+            public void activationComplete() {
+                applySettings(running);
+                registryQueues().forEach(queue -> createQueue(running, queue));
+                LOG.info("Agent registry security active: {} enabled agent(s)", registry.enabledAgentIds().size());
+            }
+        });
+        started(running);
+        if (running.isActive()) {
+            registryQueues().forEach(queue -> createQueue(running, queue));
+        }
+    }
+
+    private void applySettings(ActiveMQServer running) {
+        settings().forEach(running.getSecurityRepository()::addMatch);
+    }
+
+    /** Every match and its roles: the fixed ones, one per enabled agent's queue, one per offered capability's queue. */
+    private Map<String, Set<Role>> settings() {
         Map<String, Set<Role>> settings = new LinkedHashMap<>();
         settings.put("#", roles());
         settings.put(MasNames.INBOUND, roles(new Role(ROLE_AGENT, true, false, false, false, false, false, false, false, false, false, false, false)));
@@ -87,13 +130,14 @@ public final class BrokerSecurity {
         for (String capability : registry.offeredCapabilities()) {
             settings.put(MasNames.capabilityQueue(capability), capabilityRoles(capability));
         }
-        config.setSecurityRoles(settings);
-        for (RegisteredAgent agent : registry.enabledAgents()) {
-            config.addQueueConfiguration(queue(MasNames.agentQueue(agent.id())));
-        }
-        for (String capability : registry.offeredCapabilities()) {
-            config.addQueueConfiguration(queue(MasNames.capabilityQueue(capability)));
-        }
+        return settings;
+    }
+
+    private java.util.List<String> registryQueues() {
+        java.util.List<String> queues = new java.util.ArrayList<>();
+        registry.enabledAgents().forEach(agent -> queues.add(MasNames.agentQueue(agent.id())));
+        registry.offeredCapabilities().forEach(capability -> queues.add(MasNames.capabilityQueue(capability)));
+        return queues;
     }
 
     /** The broker is running: registry changes apply to it from now on. */
@@ -117,8 +161,10 @@ public final class BrokerSecurity {
                 for (String capability : agent.capabilities()) {
                     running.getSecurityRepository().addMatch(MasNames.capabilityQueue(capability), capabilityRoles(capability));
                 }
-                createQueue(running, MasNames.agentQueue(agent.id()));
-                agent.capabilities().forEach(c -> createQueue(running, MasNames.capabilityQueue(c)));
+                if (running.isActive()) { // a standalone backup makes them when it takes over
+                    createQueue(running, MasNames.agentQueue(agent.id()));
+                    agent.capabilities().forEach(c -> createQueue(running, MasNames.capabilityQueue(c)));
+                }
             }
             // a disabled agent's settings stay (no subject has its role any more); both caches are dropped, and the
             // security manager refuses every permission to a login made with the agent's old record
@@ -131,6 +177,9 @@ public final class BrokerSecurity {
         if (running.getSecurityStore() instanceof SecurityStoreImpl store) {
             store.invalidateAuthenticationCache();
             store.invalidateAuthorizationCache(); // a permission cached for the old login is asked again (authorize)
+        }
+        if (!running.isActive()) {
+            return; // a standalone backup: it has no connections
         }
         try {
             if (running.getActiveMQServerControl().closeConnectionsForUser(agentId)) {

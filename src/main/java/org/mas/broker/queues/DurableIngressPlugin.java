@@ -102,10 +102,16 @@ public class DurableIngressPlugin implements ActiveMQServerPlugin {
         return sizeLimit;
     }
 
-    /** With the plugin comes the MQTT subscription guard (see {@link MqttSubscriptionGuard}). */
+    /**
+     * With the plugin comes the MQTT subscription guard (see {@link MqttSubscriptionGuard}); on a standalone broker
+     * whose bootstrap.xml names {@link RegistrySecurityManager}, the plugin also hands it the server.
+     */
     @Override
     public void registered(org.apache.activemq.artemis.core.server.ActiveMQServer server) {
         MqttSubscriptionGuard.install(server);
+        if (server.getSecurityManager() instanceof RegistrySecurityManager registrySecurity) {
+            registrySecurity.attach(server);
+        }
     }
 
     @Override

@@ -56,7 +56,8 @@ public class EmbeddedArtemis extends ServiceSupport {
         this.expiryScanPeriodMs = expiryScanPeriodMs;
         boolean anonymous = settings.security().allowAnonymous();
         this.security = new BrokerSecurity(registry, anonymous);
-        this.securityManager = new AgentSecurityManager(registry, anonymous, routerPassword, authFailed);
+        this.securityManager = new AgentSecurityManager(registry, anonymous,
+                AgentSecurityManager.RouterLogin.inVmOnly(routerPassword), authFailed);
     }
 
     /** The password of the router's own user ({@link MasNames#ROUTER_USER}): random per process, in-VM only. */
