@@ -152,6 +152,12 @@ class ClusterFailoverIT {
                 kinds.put("unexpected dead letters", deadLetters.size());
                 System.out.println("CHECK_PROBLEMS=" + problems.size() + " " + kinds);
                 problems.stream().limit(40).forEach(p -> System.out.println("  " + p));
+                for (String problem : problems.stream().limit(5).toList()) { // what the ledger says of them
+                    String id = problem.split(" ")[0].split("\\|")[0];
+                    HttpResponse<String> timeline = http.send(HttpRequest.newBuilder(URI.create(cluster.routerUrl(1)
+                            + "/api/messages/" + id)).header("X-API-Key", "mas-dev-key-change-me").build(), HttpResponse.BodyHandlers.ofString());
+                    System.out.println("  ledger of " + id + ": " + timeline.body());
+                }
 
                 String status = cluster.status();
                 long activeBrokers = status.lines().filter(l -> l.startsWith("artemis-") && l.trim().endsWith("active")).count();

@@ -193,9 +193,26 @@ class DockerFilesTest {
                 assertThat(anonymous.toString().replace(BrokerSecurity.ROLE_ANONYMOUS, BrokerSecurity.ROLE_ROUTER)).as(match).isEqualTo(router.toString());
             }
         }
-        assertThat(render(Map.of(), "login", "false")).contains("PropertiesLoginModule sufficient").doesNotContain("GuestLoginModule sufficient", "@ANONYMOUS@");
-        assertThat(render(Map.of(), "login", "true")).contains("PropertiesLoginModule sufficient", "GuestLoginModule sufficient",
-                "guest.user=\"" + org.mas.broker.MasNames.ANONYMOUS_USER + "\"", "guest.role=\"" + BrokerSecurity.ROLE_ANONYMOUS + "\"");
+        for (String anonymous : List.of("true", "false")) {
+            String bootstrap = render(Map.of("INSTANCE", "/var/lib/artemis-instance", "ALLOW_ANONYMOUS", anonymous,
+                    "REGISTRY_JDBC_URL", "jdbc:postgresql://postgres:5432/mas?user=mas&ssl=false"), "bootstrap");
+            org.w3c.dom.Document doc = javax.xml.parsers.DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                    .parse(new java.io.ByteArrayInputStream(bootstrap.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            org.w3c.dom.Element manager = (org.w3c.dom.Element) doc.getElementsByTagName("security-manager").item(0);
+            assertThat(Class.forName(manager.getAttribute("class-name"))).isEqualTo(RegistrySecurityManager.class);
+            Map<String, String> properties = new java.util.HashMap<>();
+            org.w3c.dom.NodeList list = manager.getElementsByTagName("property");
+            for (int i = 0; i < list.getLength(); i++) {
+                org.w3c.dom.Element property = (org.w3c.dom.Element) list.item(i);
+                properties.put(property.getAttribute("key"), property.getAttribute("value"));
+            }
+            assertThat(properties).containsEntry("jdbc-url", "jdbc:postgresql://postgres:5432/mas?user=mas&ssl=false")
+                    .containsEntry("allow-anonymous", anonymous).containsEntry("router-password-env", "MAS_ROUTER_PASSWORD")
+                    .containsEntry("jdbc-password-env", "MAS_REGISTRY_DB_PASSWORD");
+            assertThat(((org.w3c.dom.Element) doc.getElementsByTagName("server").item(0)).getAttribute("configuration"))
+                    .isEqualTo("file:/var/lib/artemis-instance/etc//broker.xml");
+            assertThat(doc.getElementsByTagName("jaas-security").getLength()).isZero();
+        }
     }
 
     private static final Pattern METRIC = Pattern.compile("\\bmas_[a-z_]+");

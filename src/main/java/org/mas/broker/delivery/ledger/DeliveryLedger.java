@@ -353,9 +353,13 @@ public class DeliveryLedger extends ServiceSupport {
      * (429, 503) after its acceptance was recorded: the row then describes the message that was really accepted.
      */
     private static void writeMessages(Connection c, List<LedgerEvent> events) throws SQLException {
+        // accepted_at is the generation of the copies' resends and dead letters (their duplicate ids): a replay (no
+        // fingerprint) or another message under the id starts a new one; the same message routed again after its
+        // transaction rolled back keeps it, so what the deadlines sent meanwhile is not sent twice
         try (PreparedStatement update = c.prepareStatement("UPDATE messages SET from_agent = ?, message_type = ?, "
-                + "priority = ?, requires_ack = ?, correlation_id = ?, ingress = ?, accepted_at = ?, envelope = ?, "
-                + "fingerprint = COALESCE(?, fingerprint) WHERE id = ?");
+                + "priority = ?, requires_ack = ?, correlation_id = ?, ingress = ?, accepted_at = CASE WHEN "
+                + "CAST(? AS VARCHAR(64)) IS NULL OR fingerprint IS NULL OR fingerprint <> CAST(? AS VARCHAR(64)) THEN ? "
+                + "ELSE accepted_at END, envelope = ?, fingerprint = COALESCE(?, fingerprint) WHERE id = ?");
              PreparedStatement insert = c.prepareStatement("INSERT INTO messages (from_agent, message_type, priority, "
                 + "requires_ack, correlation_id, ingress, accepted_at, envelope, fingerprint, id) "
                 + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
@@ -368,12 +372,18 @@ public class DeliveryLedger extends ServiceSupport {
                     statement.setBoolean(4, m.requiresAck());
                     statement.setString(5, m.correlationId());
                     statement.setString(6, m.ingress());
-                    statement.setTimestamp(7, Timestamp.from(e.at()));
-                    statement.setString(8, m.envelope());
-                    statement.setString(9, m.fingerprint());
-                    statement.setString(10, e.messageId());
                 }
+                update.setString(7, m.fingerprint());
+                update.setString(8, m.fingerprint());
+                update.setTimestamp(9, Timestamp.from(e.at()));
+                update.setString(10, m.envelope());
+                update.setString(11, m.fingerprint());
+                update.setString(12, e.messageId());
                 if (update.executeUpdate() == 0) {
+                    insert.setTimestamp(7, Timestamp.from(e.at()));
+                    insert.setString(8, m.envelope());
+                    insert.setString(9, m.fingerprint());
+                    insert.setString(10, e.messageId());
                     insert.executeUpdate();
                 }
             }
@@ -429,9 +439,11 @@ public class DeliveryLedger extends ServiceSupport {
      * before the router that queued it has written its "queued" step.
      */
     private static void writeStates(Connection c, List<LedgerEvent> events) throws SQLException {
-        try (PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = GREATEST(attempts, ?), "
-                     + "requires_ack = ?, ack_deadline = ?, updated_at = ?, detail = ? WHERE message_id = ? AND recipient = ? "
-                     + "AND updated_at <= ?");
+        // attempts as the step says (0: not known, kept): the latest step decides, and a copy routed again after its
+        // first transaction rolled back starts again at send 1
+        try (PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = CASE WHEN ? > 0 "
+                     + "THEN ? ELSE attempts END, requires_ack = ?, ack_deadline = ?, updated_at = ?, detail = ? "
+                     + "WHERE message_id = ? AND recipient = ? AND updated_at <= ?");
              PreparedStatement insert = c.prepareStatement("INSERT INTO deliveries (message_id, recipient, status, attempts, "
                      + "requires_ack, ack_deadline, updated_at, detail) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
                      + "(SELECT 1 FROM deliveries WHERE message_id = ? AND recipient = ?)")) {
@@ -443,13 +455,14 @@ public class DeliveryLedger extends ServiceSupport {
                     Timestamp at = Timestamp.from(e.at().truncatedTo(java.time.temporal.ChronoUnit.MICROS));
                     update.setString(1, status);
                     update.setInt(2, Math.max(e.attempt(), 0));
-                    update.setBoolean(3, e.requiresAck());
-                    update.setTimestamp(4, deadline);
-                    update.setTimestamp(5, at);
-                    update.setString(6, LedgerEvent.truncate(e.detail()));
-                    update.setString(7, e.messageId());
-                    update.setString(8, e.recipient());
-                    update.setTimestamp(9, at);
+                    update.setInt(3, Math.max(e.attempt(), 0));
+                    update.setBoolean(4, e.requiresAck());
+                    update.setTimestamp(5, deadline);
+                    update.setTimestamp(6, at);
+                    update.setString(7, LedgerEvent.truncate(e.detail()));
+                    update.setString(8, e.messageId());
+                    update.setString(9, e.recipient());
+                    update.setTimestamp(10, at);
                     if (update.executeUpdate() == 0) {
                         insert.setString(1, e.messageId());
                         insert.setString(2, e.recipient());
@@ -651,8 +664,10 @@ public class DeliveryLedger extends ServiceSupport {
             return Optional.empty();
         }
         try (Connection c = databases.delivery().getConnection();
-             PreparedStatement q = c.prepareStatement("SELECT 1 FROM delivery_events WHERE message_id = ? "
-                     + "AND event IN ('queued', 'dead_lettered') FETCH FIRST 1 ROWS ONLY")) {
+             // its "accepted" step: written only once the message is the broker's for good (never for an attempt whose
+            // transaction rolled back, whatever the acknowledgment deadlines did with the copies written ahead)
+            PreparedStatement q = c.prepareStatement("SELECT 1 FROM delivery_events WHERE message_id = ? "
+                     + "AND event = 'accepted' FETCH FIRST 1 ROWS ONLY")) {
             q.setString(1, messageId);
             try (ResultSet r = q.executeQuery()) {
                 return r.next() ? Optional.of(accepted) : Optional.empty();
