@@ -64,6 +64,7 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
     private String artemisTls = "";
     private ActiveMQConnectionFactory agentConnectionFactory;
     private Connection agentConnection;
+    private ActiveMQServer externalServer;
 
     private RunningBroker(Map<String, String> env, Map<String, String> camelProperties) {
         this.env = env;
@@ -148,6 +149,11 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
         }
     }
 
+    /** For a router on an external broker in this JVM: {@link #artemis()} and {@link #depth} answer for that one. */
+    void useExternalServer(ActiveMQServer server) {
+        externalServer = server;
+    }
+
     public CamelContext context() {
         return main.getCamelContext();
     }
@@ -164,7 +170,11 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
         return httpPort;
     }
 
+    /** The broker this router uses: the embedded one, or the external one a harness named ({@link RouterPair}). */
     public ActiveMQServer artemis() {
+        if (externalServer != null) {
+            return externalServer;
+        }
         return context().getRegistry().lookupByNameAndType(EmbeddedArtemis.BEAN_NAME, EmbeddedArtemis.class).server();
     }
 
@@ -203,7 +213,10 @@ public final class RunningBroker implements AutoCloseable, BeforeAllCallback, Af
                 agentConnectionFactory = new ActiveMQConnectionFactory(embedded.inVmUrl());
                 agentConnection = agentConnectionFactory.createConnection(MasNames.ROUTER_USER, embedded.routerPassword());
             } else {
-                agentConnectionFactory = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + brokerPort + artemisTls);
+                // with broker_url set (an external broker, e.g. RouterPair's), agents connect to that broker
+                String external = env.get("MESSAGE_BROKER_BROKER_URL");
+                agentConnectionFactory = new ActiveMQConnectionFactory(external != null ? external
+                        : "tcp://127.0.0.1:" + brokerPort + artemisTls);
                 agentConnection = agentConnectionFactory.createConnection();
             }
             agentConnection.start();
