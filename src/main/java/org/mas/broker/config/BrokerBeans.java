@@ -15,6 +15,8 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.mas.broker.cluster.JobLeases;
+import org.mas.broker.cluster.SingletonJobPolicy;
 import org.mas.broker.delivery.AckTracker;
 import org.mas.broker.delivery.Acknowledgments;
 import org.mas.broker.delivery.AttemptCounter;
@@ -187,6 +189,10 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("metrics", metrics);
         metricsLater.set(metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
+        // queue clean-up, ledger clean-up and alert evaluation run on one router at a time (routePolicy: singletonJob)
+        registry.bind(SingletonJobPolicy.BEAN_NAME, new SingletonJobPolicy(new JobLeases(databases.delivery(),
+                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.cluster.job-lease-ms").orElse("300000")))),
+                settings.instanceId(), metrics::singletonJobRan));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         AckTracker tracker = new AckTracker(context, ledger, steps, capabilities, Duration.ofSeconds(settings.ackTimeout()),
