@@ -22,10 +22,21 @@ public class LedgerRecorder {
 
     private final DeliverySteps steps;
     private final long ackTimeoutMs;
+    private final java.util.function.Consumer<String> beforeRestAnswer;
 
     public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs) {
+        this(steps, ackTimeoutMs, id -> { });
+    }
+
+    /**
+     * @param beforeRestAnswer called with a REST-accepted message's id once its steps are published, before the 202
+     *                         leaves: with several routers, waits until the ledger has written them, so that a status
+     *                         read on any router after the 202 sees them
+     */
+    public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs, java.util.function.Consumer<String> beforeRestAnswer) {
         this.steps = steps;
         this.ackTimeoutMs = ackTimeoutMs;
+        this.beforeRestAnswer = beforeRestAnswer;
     }
 
     /** After validation: the message is the broker's now. */
@@ -134,15 +145,45 @@ public class LedgerRecorder {
      * its retry is not taken for the message it never became.
      */
     private void record(Exchange exchange, LedgerEvent event) {
-        @SuppressWarnings("unchecked")
-        List<LedgerEvent> deferred = exchange.getProperty(PROPERTY_DEFERRED, List.class);
+        Deferred deferred = exchange.getProperty(PROPERTY_DEFERRED, Deferred.class);
         if (deferred == null) {
-            List<LedgerEvent> held = new CopyOnWriteArrayList<>();
+            Deferred held = new Deferred();
             deferred = held;
             exchange.setProperty(PROPERTY_DEFERRED, held);
-            whenAccepted(exchange, () -> steps.publishAll(held), () -> { });
+            whenAccepted(exchange, () -> held.publish(steps), () -> { });
         }
-        deferred.add(event);
+        if (deferred.published.get()) {
+            steps.publish(event); // after the answer's publication: nothing to hold it for
+        } else {
+            deferred.events.add(event);
+        }
+    }
+
+    /**
+     * The last step of a REST request answered 202: its steps are published now, not when the exchange completes,
+     * because the HTTP server sends the answer first and completes the exchange after. So a status read after the
+     * 202 finds them: on this router at once (a read flushes the ledger), and on any other router once written, for
+     * which, with several routers, this waits (at most 5 s, see the constructor).
+     */
+    public void beforeAnswer(Exchange exchange) {
+        Deferred deferred = exchange.getProperty(PROPERTY_DEFERRED, Deferred.class);
+        if (deferred != null && isAccepted(exchange) && deferred.publish(steps)) {
+            beforeRestAnswer.accept(deferred.events.get(0).messageId());
+        }
+    }
+
+    /** A message's steps held until it is accepted; published once, by whichever of the two paths comes first. */
+    private static final class Deferred {
+        final List<LedgerEvent> events = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.atomic.AtomicBoolean published = new java.util.concurrent.atomic.AtomicBoolean();
+
+        boolean publish(DeliverySteps steps) {
+            if (events.isEmpty() || !published.compareAndSet(false, true)) {
+                return false;
+            }
+            steps.publishAll(events);
+            return true;
+        }
     }
 
     /**
