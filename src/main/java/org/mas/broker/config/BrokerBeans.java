@@ -171,10 +171,10 @@ public class BrokerBeans implements CamelConfiguration {
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         DeliverySteps steps = new DeliverySteps();
         registry.bind("deliverySteps", steps);
-        // several routers: a REST 202 waits (at most 5 s) until the ledger holds the message's steps, since the status may
-        // be read on another router, which cannot flush this one's writer
-        LedgerRecorder recorder = new LedgerRecorder(steps, settings.ackTimeout() * 1000L, !settings.clustered() ? id -> { }
-                : id -> ledger.awaitWritten(id, Duration.ofSeconds(5)));
+        // several routers: a REST answer waits (at most 5 s) until the ledger has written what this router recorded,
+        // since the next read may go to another router, which cannot flush this one's writer
+        LedgerRecorder recorder = new LedgerRecorder(steps, settings.ackTimeout() * 1000L, !settings.clustered() ? () -> { }
+                : () -> ledger.flush(Duration.ofSeconds(5)));
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));

@@ -44,7 +44,9 @@ class ClusterApiTest {
 
     @AfterAll
     static void stop() throws Exception {
-        pair.close();
+        if (pair != null) {
+            pair.close();
+        }
     }
 
     private static JsonNode json(HttpResponse<String> response, int status) throws Exception {
@@ -148,13 +150,27 @@ class ClusterApiTest {
         return json(router.get("/api/stats", RunningBroker.API_KEY), 200).get("windows").get("15m").get("received").asLong();
     }
 
+    /** mas_messages_received_total{ingress="rest"} on the router's /observe/metrics. */
+    private static double restReceivedMetric(RunningBroker router) throws Exception {
+        String metrics = router.get("/observe/metrics", null).body();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^mas_messages_received_total\\{[^}]*ingress=\"rest\"[^}]*} (\\S+)$")
+                .matcher(metrics);
+        assertThat(m.find()).as(metrics).isTrue();
+        return Double.parseDouble(m.group(1));
+    }
+
     @Test
-    void statsArePerRouter() throws Exception {
+    void statsAndMetricsArePerRouter() throws Exception {
         long oneBefore = received(pair.router(1));
         long twoBefore = received(pair.router(2));
+        double oneMetric = restReceivedMetric(pair.router(1));
+        double twoMetric = restReceivedMetric(pair.router(2));
         json(pair.router(1).postMessage(Envelopes.to("a", Envelopes.uniqueAgent("stats"))), 202);
-        // each router counts what it handled (Prometheus adds the routers up); a REST message is handled where it came
+        // each router counts what it handled (Prometheus adds the routers up); a REST message is handled where it came.
+        // Two routers in one JVM keep their own meter registries
         assertThat(received(pair.router(1))).isEqualTo(oneBefore + 1);
         assertThat(received(pair.router(2))).isEqualTo(twoBefore);
+        assertThat(restReceivedMetric(pair.router(1))).isEqualTo(oneMetric + 1);
+        assertThat(restReceivedMetric(pair.router(2))).isEqualTo(twoMetric);
     }
 }

@@ -41,6 +41,7 @@ import static org.awaitility.Awaitility.await;
  * alerts are evaluated every 2 s by the timers.
  */
 @Timeout(300)
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class SingletonJobsTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -58,7 +59,9 @@ class SingletonJobsTest {
 
     @AfterAll
     static void stop() throws Exception {
-        pair.close();
+        if (pair != null) {
+            pair.close();
+        }
     }
 
     /** Runs of {@code job} this router started (mas_singleton_job_runs_total{job}). */
@@ -197,6 +200,21 @@ class SingletonJobsTest {
             subscriber.close();
             session.close();
         }
+    }
+
+    /** Last: it stops a router. */
+    @Test
+    @org.junit.jupiter.api.Order(Integer.MAX_VALUE)
+    void whenTheRouterThatEvaluatesAlertsStopsTheOtherTakesOver() throws Exception {
+        String job = "alert-evaluation";
+        await().atMost(Duration.ofSeconds(60)).until(() -> runs(pair.router(1), job) + runs(pair.router(2), job) > 0);
+        String owner = new JobLeases(pair.postgres(), Duration.ofMinutes(5)).lastOwner(job).orElseThrow();
+        int evaluating = owner.equals(RouterPair.instanceId(1)) ? 1 : 2;
+        int other = 3 - evaluating;
+        double otherBefore = runs(pair.router(other), job);
+        pair.stop(evaluating);
+        // its last run ended its lease; the other router runs the job once two intervals (4 s) passed since that run
+        await().atMost(Duration.ofSeconds(60)).until(() -> runs(pair.router(other), job) > otherBefore);
     }
 
     private static List<JsonNode> about(List<JsonNode> events, String subject) {

@@ -22,18 +22,18 @@ public class LedgerRecorder {
 
     private final DeliverySteps steps;
     private final long ackTimeoutMs;
-    private final java.util.function.Consumer<String> beforeRestAnswer;
+    private final Runnable beforeRestAnswer;
 
     public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs) {
-        this(steps, ackTimeoutMs, id -> { });
+        this(steps, ackTimeoutMs, () -> { });
     }
 
     /**
-     * @param beforeRestAnswer called with a REST-accepted message's id once its steps are published, before the 202
-     *                         leaves: with several routers, waits until the ledger has written them, so that a status
-     *                         read on any router after the 202 sees them
+     * @param beforeRestAnswer run before the answer to a REST call that may have recorded steps (not a GET) leaves:
+     *                         with several routers, waits until the ledger has written what this router recorded, so
+     *                         that a read on any router after the answer sees it
      */
-    public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs, java.util.function.Consumer<String> beforeRestAnswer) {
+    public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs, Runnable beforeRestAnswer) {
         this.steps = steps;
         this.ackTimeoutMs = ackTimeoutMs;
         this.beforeRestAnswer = beforeRestAnswer;
@@ -160,15 +160,18 @@ public class LedgerRecorder {
     }
 
     /**
-     * The last step of a REST request answered 202: its steps are published now, not when the exchange completes,
-     * because the HTTP server sends the answer first and completes the exchange after. So a status read after the
-     * 202 finds them: on this router at once (a read flushes the ledger), and on any other router once written, for
-     * which, with several routers, this waits (at most 5 s, see the constructor).
+     * Before the answer to every REST call leaves (routes/rest-configuration.yaml, onCompletion before the consumer):
+     * the HTTP server sends the answer first and completes the exchange after, so a message accepted with 202 has its
+     * steps published here rather than on completion. A status read after the 202 then finds them on this router at
+     * once (a read flushes the ledger) and, with several routers, on any other, since this waits for the writer then.
      */
     public void beforeAnswer(Exchange exchange) {
         Deferred deferred = exchange.getProperty(PROPERTY_DEFERRED, Deferred.class);
-        if (deferred != null && isAccepted(exchange) && deferred.publish(steps)) {
-            beforeRestAnswer.accept(deferred.events.get(0).messageId());
+        if (deferred != null && isAccepted(exchange)) {
+            deferred.publish(steps);
+        }
+        if (!"GET".equals(exchange.getIn().getHeader(Exchange.HTTP_METHOD, String.class))) {
+            beforeRestAnswer.run();
         }
     }
 
