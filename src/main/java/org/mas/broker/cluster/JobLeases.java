@@ -15,7 +15,8 @@ import javax.sql.DataSource;
  * A run may start when no run holds the lease (none in progress, or its lease ended: a router that died mid-run blocks
  * the job for at most {@code lease}) and the job's last run is old enough: half its interval for the router that ran
  * it last, two intervals for any other. So the router that runs a job keeps running it (its in-memory state, such as
- * the active alerts, stays meaningful), and another takes over once that one misses a run. {@link #finish} ends the lease when the run ends.
+ * the active alerts, stays meaningful), and another takes over once that one misses a run. {@link #finish} ends the
+ * lease when the run ends.
  */
 public class JobLeases {
 

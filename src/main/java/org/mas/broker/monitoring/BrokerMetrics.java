@@ -32,10 +32,10 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
             "mas_queue_depth", "mas_queue_consumers", "mas_messages_duplicate_total", "mas_ledger_set_aside_total",
             "mas_singleton_job_runs_total");
 
-    /** The label values each labelled counter has: all exported at 0 from start-up, so alert rules see a series. */
     /** The route ids of the singleton jobs (routePolicy: singletonJob), counted by the router that runs them. */
     public static final java.util.List<String> SINGLETON_JOBS = java.util.List.of("queue-cleanup", "ledger-cleanup",
             "alert-evaluation");
+    /** The label values each labelled counter has: all exported at 0 from start-up, so alert rules see a series. */
     /** The protocols a failed authentication is counted under. */
     public static final java.util.List<String> AUTH_PROTOCOLS = java.util.List.of("core", "amqp", "stomp", "mqtt", "openwire",
             "rest", "other");

@@ -29,9 +29,9 @@ public class LedgerRecorder {
     }
 
     /**
-     * @param beforeRestAnswer run before the answer to a REST call that may have recorded steps (not a GET) leaves:
-     *                         with several routers, waits until the ledger has written what this router recorded, so
-     *                         that a read on any router after the answer sees it
+     * @param beforeRestAnswer run before every REST answer leaves: with several routers, waits until the ledger has
+     *                         written what this router recorded (at once when nothing is pending), so that a read on
+     *                         any router after the answer sees it
      */
     public LedgerRecorder(DeliverySteps steps, long ackTimeoutMs, Runnable beforeRestAnswer) {
         this.steps = steps;
@@ -170,9 +170,7 @@ public class LedgerRecorder {
         if (deferred != null && isAccepted(exchange)) {
             deferred.publish(steps);
         }
-        if (!"GET".equals(exchange.getIn().getHeader(Exchange.HTTP_METHOD, String.class))) {
-            beforeRestAnswer.run();
-        }
+        beforeRestAnswer.run();
     }
 
     /** A message's steps held until it is accepted; published once, by whichever of the two paths comes first. */
