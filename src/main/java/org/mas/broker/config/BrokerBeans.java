@@ -15,6 +15,8 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.mas.broker.cluster.JobLeases;
+import org.mas.broker.cluster.SingletonJobPolicy;
 import org.mas.broker.delivery.AckDeadlines;
 import org.mas.broker.delivery.AckTracker;
 import org.mas.broker.delivery.SharedAckDeadlines;
@@ -181,7 +183,10 @@ public class BrokerBeans implements CamelConfiguration {
         context.addService(ledger, true, true); // stopped after the routes: writes what is pending first
         DeliverySteps steps = new DeliverySteps();
         registry.bind("deliverySteps", steps);
-        LedgerRecorder recorder = new LedgerRecorder(steps, ledger, settings.ackTimeout() * 1000L);
+        // several routers: a REST answer waits (at most 5 s) until the ledger has written what this router recorded,
+        // since the next read may go to another router, which cannot flush this one's writer
+        LedgerRecorder recorder = new LedgerRecorder(steps, ledger, settings.ackTimeout() * 1000L, !settings.clustered()
+                ? () -> { } : () -> ledger.flush(Duration.ofSeconds(5)));
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
@@ -199,6 +204,10 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("metrics", metrics);
         metricsLater.set(metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
+        // queue clean-up, ledger clean-up and alert evaluation run on one router at a time (routePolicy: singletonJob)
+        registry.bind(SingletonJobPolicy.BEAN_NAME, new SingletonJobPolicy(new JobLeases(databases.delivery(),
+                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.cluster.job-lease-ms").orElse("300000")))),
+                settings.instanceId(), metrics::singletonJobRan));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
         Duration scanInterval = Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.ack.scan-interval-ms").orElse("1000")));

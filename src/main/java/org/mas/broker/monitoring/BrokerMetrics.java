@@ -20,7 +20,7 @@ import org.mas.broker.queues.QueueAdmin;
  * The broker's own metrics, in the Micrometer registry that Camel exposes on /observe/metrics (Prometheus names:
  * mas_messages_received_total{ingress}, mas_messages_invalid_total{ingress}, mas_messages_routed_total{target_kind},
  * mas_messages_dead_lettered_total{reason}, mas_deliveries_total{outcome}, mas_delivery_latency_seconds{stage},
- * mas_queue_depth{queue}, mas_queue_consumers{queue}). Bean name {@code metrics}.
+ * mas_queue_depth{queue}, mas_queue_consumers{queue}, mas_singleton_job_runs_total{job}). Bean name {@code metrics}.
  */
 public class BrokerMetrics implements org.apache.camel.StartupListener {
 
@@ -29,8 +29,12 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
             "mas_messages_invalid_total", "mas_messages_routed_total", "mas_messages_dead_lettered_total",
             "mas_deliveries_total", "mas_delivery_latency_seconds", "mas_delivery_latency_seconds_bucket",
             "mas_delivery_latency_seconds_count", "mas_delivery_latency_seconds_sum", "mas_delivery_latency_seconds_max",
-            "mas_queue_depth", "mas_queue_consumers", "mas_messages_duplicate_total", "mas_ledger_set_aside_total");
+            "mas_queue_depth", "mas_queue_consumers", "mas_messages_duplicate_total", "mas_ledger_set_aside_total",
+            "mas_singleton_job_runs_total");
 
+    /** The route ids of the singleton jobs (routePolicy: singletonJob), counted by the router that runs them. */
+    public static final java.util.List<String> SINGLETON_JOBS = java.util.List.of("queue-cleanup", "ledger-cleanup",
+            "alert-evaluation");
     /** The label values each labelled counter has: all exported at 0 from start-up, so alert rules see a series. */
     /** The protocols a failed authentication is counted under. */
     public static final java.util.List<String> AUTH_PROTOCOLS = java.util.List.of("core", "amqp", "stomp", "mqtt", "openwire",
@@ -44,7 +48,8 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
                     "rejected", "http_error", "delivery_error", "other"),
             "mas.deliveries|outcome", java.util.List.of("queued", "retrying", "acked", "failed", "rejected", "expired",
                     "dead_lettered"),
-            "mas.auth.failures|protocol", AUTH_PROTOCOLS);
+            "mas.auth.failures|protocol", AUTH_PROTOCOLS,
+            "mas.singleton_job.runs|job", SINGLETON_JOBS);
 
     private final CamelContext context;
     private final QueueAdmin queues;
@@ -112,6 +117,11 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
     public void authFailure(String protocol) {
         String label = protocol == null ? "other" : protocol.toLowerCase(java.util.Locale.ROOT);
         count("mas.auth.failures", "protocol", AUTH_PROTOCOLS.contains(label) ? label : "other");
+    }
+
+    /** A run of a singleton job started on this router (mas_singleton_job_runs_total{job}). */
+    public void singletonJobRan(String job) {
+        count("mas.singleton_job.runs", "job", job);
     }
 
     /** A message whose id was accepted before with the same content: not delivered again. */

@@ -23,11 +23,22 @@ public class LedgerRecorder {
     private final DeliverySteps steps;
     private final DeliveryLedger ledger;
     private final long ackTimeoutMs;
+    private final Runnable beforeRestAnswer;
 
     public LedgerRecorder(DeliverySteps steps, DeliveryLedger ledger, long ackTimeoutMs) {
+        this(steps, ledger, ackTimeoutMs, () -> { });
+    }
+
+    /**
+     * @param beforeRestAnswer run before every REST answer leaves: with several routers, waits until the ledger has
+     *                         written what this router recorded (at once when nothing is pending), so that a read on
+     *                         any router after the answer sees it
+     */
+    public LedgerRecorder(DeliverySteps steps, DeliveryLedger ledger, long ackTimeoutMs, Runnable beforeRestAnswer) {
         this.steps = steps;
         this.ledger = ledger;
         this.ackTimeoutMs = ackTimeoutMs;
+        this.beforeRestAnswer = beforeRestAnswer;
     }
 
     /** After validation: the message is the broker's now. */
@@ -159,15 +170,46 @@ public class LedgerRecorder {
      * its retry is not taken for the message it never became.
      */
     private void record(Exchange exchange, LedgerEvent event) {
-        @SuppressWarnings("unchecked")
-        List<LedgerEvent> deferred = exchange.getProperty(PROPERTY_DEFERRED, List.class);
+        Deferred deferred = exchange.getProperty(PROPERTY_DEFERRED, Deferred.class);
         if (deferred == null) {
-            List<LedgerEvent> held = new CopyOnWriteArrayList<>();
+            Deferred held = new Deferred();
             deferred = held;
             exchange.setProperty(PROPERTY_DEFERRED, held);
-            whenAccepted(exchange, () -> steps.publishAll(held), () -> { });
+            whenAccepted(exchange, () -> held.publish(steps), () -> { });
         }
-        deferred.add(event);
+        if (deferred.published.get()) {
+            steps.publish(event); // after the answer's publication: nothing to hold it for
+        } else {
+            deferred.events.add(event);
+        }
+    }
+
+    /**
+     * Before the answer to every REST call leaves (routes/rest-configuration.yaml, onCompletion before the consumer):
+     * the HTTP server sends the answer first and completes the exchange after, so a message accepted with 202 has its
+     * steps published here rather than on completion. A status read after the 202 then finds them on this router at
+     * once (a read flushes the ledger) and, with several routers, on any other, since this waits for the writer then.
+     */
+    public void beforeAnswer(Exchange exchange) {
+        Deferred deferred = exchange.getProperty(PROPERTY_DEFERRED, Deferred.class);
+        if (deferred != null && isAccepted(exchange)) {
+            deferred.publish(steps);
+        }
+        beforeRestAnswer.run();
+    }
+
+    /** A message's steps held until it is accepted; published once, by whichever of the two paths comes first. */
+    private static final class Deferred {
+        final List<LedgerEvent> events = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.atomic.AtomicBoolean published = new java.util.concurrent.atomic.AtomicBoolean();
+
+        boolean publish(DeliverySteps steps) {
+            if (events.isEmpty() || !published.compareAndSet(false, true)) {
+                return false;
+            }
+            steps.publishAll(events);
+            return true;
+        }
     }
 
     /**
