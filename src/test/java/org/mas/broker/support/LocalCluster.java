@@ -84,6 +84,11 @@ public final class LocalCluster implements AutoCloseable {
         return Long.parseLong(Files.readString(dir.resolve("pids").resolve(part + ".pid")).trim());
     }
 
+    /** {@code up} again: starts the parts that are not running (after a kill), returns once both routers are UP. */
+    public void startMissing() throws Exception {
+        run(Duration.ofMinutes(2), "up");
+    }
+
     /** kill -9 of the part's own process; returns once it is gone. */
     public void kill(String part) throws Exception {
         long pid = pid(part);
