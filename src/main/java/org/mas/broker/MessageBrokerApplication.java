@@ -9,6 +9,8 @@ import org.mas.broker.config.BrokerLauncher;
 public final class MessageBrokerApplication {
 
     public static void main(String[] args) throws Exception {
+        // the ledger's timestamps are written and read in the JVM's time zone: routers sharing one must agree on it
+        java.util.TimeZone.setDefault(java.util.TimeZone.getTimeZone("UTC"));
         System.exit(BrokerLauncher.runFromCommandLine(args, System.getenv()));
     }
 }

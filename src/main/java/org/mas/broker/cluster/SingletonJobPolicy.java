@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
  * A route policy for timer routes that are singleton jobs (queue clean-up, ledger clean-up, alert evaluation): of the
  * routers sharing a ledger, one runs each job at a time ({@link JobLeases}; the job is the route id, its interval the
  * timer's period). On the other routers a tick ends at once. Named in the route's YAML as {@code routePolicy:
- * singletonJob}; the single-node default takes the same path with itself the only holder. Logs which router runs a
- * job when that changes and counts the runs here (mas_singleton_job_runs_total{job}).
+ * singletonJob}; a single router (no leases) runs every tick, as before clustering. Logs which router runs a job when
+ * that changes and counts the runs here (mas_singleton_job_runs_total{job}).
  */
 public class SingletonJobPolicy extends RoutePolicySupport {
 
@@ -33,7 +33,11 @@ public class SingletonJobPolicy extends RoutePolicySupport {
     /** Per job: whether this router ran its last run, for the "now runs here" log line. */
     private final Map<String, Boolean> runsHere = new ConcurrentHashMap<>();
 
-    /** @param ran called with the job's name for each run this router starts (the metric) */
+    /**
+     * @param leases null for a single router: every tick runs (its instance id changes at each start, so a lease of
+     *               the last run would make it wait as if another router had run the job)
+     * @param ran    called with the job's name for each run this router starts (the metric)
+     */
     public SingletonJobPolicy(JobLeases leases, String instanceId, Consumer<String> ran) {
         this.leases = leases;
         this.instanceId = instanceId;
@@ -45,6 +49,10 @@ public class SingletonJobPolicy extends RoutePolicySupport {
         String job = route.getRouteId();
         Duration interval = route.getEndpoint() instanceof TimerEndpoint timer ? Duration.ofMillis(timer.getPeriod())
                 : Duration.ZERO;
+        if (leases == null) {
+            ran.accept(job);
+            return;
+        }
         boolean start;
         try {
             start = leases.tryStart(job, instanceId, interval);

@@ -76,6 +76,9 @@ public class BrokerBeans implements CamelConfiguration {
         BrokerSettings settings = registry.lookupByNameAndType(BrokerSettings.BEAN_NAME, BrokerSettings.class);
 
         LedgerDatabases databases = new LedgerDatabases(settings);
+        if (settings.clustered()) {
+            warnAboutClock(databases.delivery());
+        }
         AgentRegistry agentRegistry = new AgentRegistry(databases.queues(),
                 Integer.parseInt(properties.resolveProperty("mas.security.bcrypt-cost").orElse(String.valueOf(Secrets.DEFAULT_COST))));
         agentRegistry.load(settings.agents());
@@ -205,8 +208,9 @@ public class BrokerBeans implements CamelConfiguration {
         metricsLater.set(metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
         // queue clean-up, ledger clean-up and alert evaluation run on one router at a time (routePolicy: singletonJob)
-        registry.bind(SingletonJobPolicy.BEAN_NAME, new SingletonJobPolicy(new JobLeases(databases.delivery(),
-                Duration.ofMillis(Long.parseLong(properties.resolveProperty("mas.cluster.job-lease-ms").orElse("300000")))),
+        registry.bind(SingletonJobPolicy.BEAN_NAME, new SingletonJobPolicy(!settings.clustered() ? null
+                : new JobLeases(databases.delivery(), Duration.ofMillis(Long.parseLong(
+                        properties.resolveProperty("mas.cluster.job-lease-ms").orElse("300000")))),
                 settings.instanceId(), metrics::singletonJobRan));
         registry.bind("alerts", new AlertEvaluator(context, settings.alertThresholds(), queueAdmin, metrics));
         registry.bind("masRedeliveryPolicy", redeliveryPolicy(settings));
@@ -248,6 +252,21 @@ public class BrokerBeans implements CamelConfiguration {
         int httpPort = Integer.parseInt(properties.resolveProperty("camel.server.port").orElse("8080"));
         context.addStartupListener(new JsonHttpErrors(httpPort, settings.maxMessageSize()));
         warnAboutApiKeys(settings);
+    }
+
+    /** Routers write deadlines with their own clocks: one far from the database's (and so the others') is told. */
+    private static void warnAboutClock(javax.sql.DataSource database) {
+        try (java.sql.Connection c = database.getConnection();
+             java.sql.ResultSet r = c.createStatement().executeQuery("SELECT CURRENT_TIMESTAMP")) {
+            r.next();
+            Duration skew = Duration.between(r.getTimestamp(1).toInstant(), java.time.Instant.now()).abs();
+            if (skew.compareTo(Duration.ofSeconds(1)) > 0) {
+                LOG.warn("This router's clock is {} ms from the ledger database's: acknowledgment deadlines are written "
+                        + "with the routers' clocks; keep them in sync (NTP)", skew.toMillis());
+            }
+        } catch (java.sql.SQLException e) {
+            LOG.warn("Could not compare this router's clock with the ledger database's: {}", e.toString());
+        }
     }
 
     private static void createRegistryQueues(QueueAdmin queues, java.util.Set<String> agents, java.util.Set<String> capabilities) {

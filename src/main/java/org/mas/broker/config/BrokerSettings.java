@@ -39,7 +39,6 @@ public record BrokerSettings(
         return brokerUrl == null || brokerUrl.isBlank();
     }
 
-    /** max_depth: messages in one agent queue past which new ones for it are refused; 0 = 10 x queue_size. */
     /**
      * enabled: this router is one of several sharing one broker (pair) and one ledger; instanceId names it (empty:
      * host name and process id, see {@link #instanceId()}).
@@ -65,6 +64,7 @@ public record BrokerSettings(
         return cluster != null && cluster.enabled();
     }
 
+    /** max_depth: messages in one agent queue past which new ones for it are refused; 0 = 10 x queue_size. */
     public record Backlog(long maxDepth) {
     }
 

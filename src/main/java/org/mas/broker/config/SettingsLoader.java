@@ -326,8 +326,8 @@ public final class SettingsLoader {
         if (cluster.enabled()) {
             require(!s.embeddedBroker(), "cluster.enabled", "needs broker_url: routers in a cluster share one broker (pair)");
             for (String url : List.of(s.databases().messages(), s.databases().queues(), s.databases().delivery())) {
-                require(url.startsWith("jdbc:") && !url.startsWith("jdbc:h2:mem:"), "cluster.enabled",
-                        "needs jdbc: URLs of one database server in databases.* (every router shares the ledger), got '"
+                require(url.startsWith("jdbc:postgresql:"), "cluster.enabled",
+                        "needs jdbc:postgresql: URLs of one server in databases.* (every router shares the ledger), got '"
                         + url + "'");
             }
         }

@@ -45,6 +45,8 @@ public class SharedAckDeadlines extends ServiceSupport implements AckDeadlines {
     /** Due copies claimed per transaction; a scan takes at most this many batches. */
     private static final int BATCH = 20;
     private static final int MAX_BATCHES = 50;
+    /** How long a held acknowledgment is tried again while the ledger cannot be written. */
+    private static final Duration ERROR_RETRY = Duration.ofSeconds(60);
 
     private final CamelContext context;
     private final DeliveryLedger ledger;
@@ -125,7 +127,15 @@ public class SharedAckDeadlines extends ServiceSupport implements AckDeadlines {
         try {
             again = apply(messageId, agent, status, detail);
         } catch (Exception e) {
-            failures.warn("Acknowledgment of {} by {} could not be applied: {}", messageId, agent, e.toString());
+            // the ledger cannot be written now: keep trying (an acknowledgment taken from mas.acks is not there again)
+            if (System.nanoTime() - (until + ERROR_RETRY.toNanos()) < 0) {
+                failures.warn("Acknowledgment of {} by {} could not be applied yet, trying again: {}", messageId, agent,
+                        e.toString());
+                schedule(() -> retry(messageId, agent, status, detail, until, pauseMs, answer), 1000);
+                return;
+            }
+            LOG.warn("Acknowledgment of {} by {} could not be applied within {} s: {}", messageId, agent,
+                    ERROR_RETRY.toSeconds(), e.toString());
             held.decrementAndGet();
             answer.accept(new Result(Outcome.ALREADY_FINAL, null));
             return;

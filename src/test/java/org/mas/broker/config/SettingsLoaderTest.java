@@ -540,7 +540,7 @@ class SettingsLoaderTest {
     void aClusterNeedsAnExternalBrokerAndSharedDatabases() {
         assertRejectedEnv(Map.of("MESSAGE_BROKER_CLUSTER_ENABLED", "true"), "message_broker.cluster.enabled", "broker_url");
         assertRejectedEnv(Map.of("MESSAGE_BROKER_CLUSTER_ENABLED", "true", "MESSAGE_BROKER_BROKER_URL", "tcp://127.0.0.1:61616"),
-                "message_broker.cluster.enabled", "jdbc: URLs", "messages_db");
+                "message_broker.cluster.enabled", "jdbc:postgresql: URLs", "messages_db");
         assertRejectedEnv(Map.of("MESSAGE_BROKER_CLUSTER_INSTANCE_ID", "router 1"), "message_broker.cluster.instance_id");
         String pg = "jdbc:postgresql://127.0.0.1:5432/mas";
         BrokerSettings s = SettingsLoader.load(null, Map.of("MESSAGE_BROKER_CLUSTER_ENABLED", "true",

@@ -230,4 +230,39 @@ class SharedAckDeadlinesTest {
             routers.restart(1);
         }
     }
+
+    /**
+     * A first copy's row is written ahead; another router, whose clock is behind, acknowledges it; then the routing
+     * router's own "queued" step reaches its writer. The acknowledgment stands, and the copy is not sent again.
+     */
+    @Test
+    void aLateQueuedStepFromTheRoutingRouterNeverUndoesAnAcknowledgment() throws Exception {
+        String agent = Envelopes.uniqueAgent("shared-late-step");
+        String id = "shared-late-step-" + agent;
+        org.mas.broker.delivery.ledger.DeliveryLedger ledger = routers.router(1).context().getRegistry()
+                .lookupByNameAndType("deliveryLedger", org.mas.broker.delivery.ledger.DeliveryLedger.class);
+        java.time.Instant ahead = java.time.Instant.now().plusMillis(200); // router 1's clock runs 200 ms ahead
+        String envelope = "{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + agent
+                + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}";
+        var message = new org.mas.broker.delivery.ledger.LedgerEvent.AcceptedMessage("boss", "command", 5, true, null,
+                "rest", envelope, 0, ahead);
+        var accepted = new org.mas.broker.delivery.ledger.LedgerEvent(
+                org.mas.broker.delivery.ledger.LedgerEvent.Kind.ACCEPTED, id, null, 0, ahead, null, null, true, null, message);
+        var queued = new org.mas.broker.delivery.ledger.LedgerEvent(
+                org.mas.broker.delivery.ledger.LedgerEvent.Kind.QUEUED, id, agent, 1, ahead, null, null, true,
+                ahead.plusSeconds(1), message);
+        assertThat(ledger.writeAhead(List.of(accepted, queued))).isTrue();
+
+        HttpResponse<String> acked = ack(routers.router(2), id, agent, "processed");
+        assertThat(acked.body()).contains("\"status\":\"acked\"");
+        ledger.submit(accepted);
+        ledger.submit(queued);
+        assertThat(ledger.flush(Duration.ofSeconds(10))).isTrue();
+
+        // past the deadline (1 s) and the back-offs: still acknowledged, nothing sent
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            assertThat(recipientStatus(routers.router(2), id)).isEqualTo("acked");
+            assertThat(routers.router(1).depth("mas.agent." + agent)).isZero();
+        });
+    }
 }

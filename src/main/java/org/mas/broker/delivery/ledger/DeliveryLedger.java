@@ -428,31 +428,35 @@ public class DeliveryLedger extends ServiceSupport {
                 event.setString(7, e.actor());
                 event.addBatch();
             }
-            writeStates(c, events);
+            writeStates(c, events, false);
             event.executeBatch();
         }
     }
 
     /**
-     * The per-copy state each step leaves behind (deliveries), without its timeline entry. A step never overwrites a
-     * state written after it was taken: with several routers, one may acknowledge a copy (its row was written ahead)
-     * before the router that queued it has written its "queued" step.
+     * The per-copy state each step leaves behind (deliveries), without its timeline entry; attempts as the step says (0:
+     * not known, kept). Steps come in the order they were taken, but for one: a first copy that must be acknowledged
+     * was written ahead ({@link #writeAhead}) when it was routed, and by the time its step reaches the writer another
+     * router may have acknowledged it. That step only creates the row if the write ahead did not; {@code ahead} (the
+     * write ahead itself) always sets it: a copy routed again after its first transaction rolled back starts again at
+     * send 1. No timestamps are compared, so the routers' clocks need not agree for this.
      */
-    private static void writeStates(Connection c, List<LedgerEvent> events) throws SQLException {
-        // attempts as the step says (0: not known, kept): the latest step decides, and a copy routed again after its
-        // first transaction rolled back starts again at send 1
+    private static void writeStates(Connection c, List<LedgerEvent> events, boolean ahead) throws SQLException {
         try (PreparedStatement update = c.prepareStatement("UPDATE deliveries SET status = ?, attempts = CASE WHEN ? > 0 "
                      + "THEN ? ELSE attempts END, requires_ack = ?, ack_deadline = ?, updated_at = ?, detail = ? "
-                     + "WHERE message_id = ? AND recipient = ? AND updated_at <= ?");
+                     + "WHERE message_id = ? AND recipient = ?");
              PreparedStatement insert = c.prepareStatement("INSERT INTO deliveries (message_id, recipient, status, attempts, "
                      + "requires_ack, ack_deadline, updated_at, detail) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
                      + "(SELECT 1 FROM deliveries WHERE message_id = ? AND recipient = ?)")) {
             for (LedgerEvent e : events) {
                 String status = deliveryStatus(e.kind());
-                if (status != null && e.recipient() != null) {
-                    Timestamp deadline = e.ackDeadline() == null ? null : Timestamp.from(e.ackDeadline());
-                    // microseconds, as both databases store them: the comparison is then exact
-                    Timestamp at = Timestamp.from(e.at().truncatedTo(java.time.temporal.ChronoUnit.MICROS));
+                if (status == null || e.recipient() == null) {
+                    continue;
+                }
+                Timestamp deadline = e.ackDeadline() == null ? null : Timestamp.from(e.ackDeadline());
+                Timestamp at = Timestamp.from(e.at());
+                boolean writtenAhead = !ahead && writesAhead(e);
+                if (!writtenAhead) {
                     update.setString(1, status);
                     update.setInt(2, Math.max(e.attempt(), 0));
                     update.setInt(3, Math.max(e.attempt(), 0));
@@ -462,23 +466,28 @@ public class DeliveryLedger extends ServiceSupport {
                     update.setString(7, LedgerEvent.truncate(e.detail()));
                     update.setString(8, e.messageId());
                     update.setString(9, e.recipient());
-                    update.setTimestamp(10, at);
-                    if (update.executeUpdate() == 0) {
-                        insert.setString(1, e.messageId());
-                        insert.setString(2, e.recipient());
-                        insert.setString(3, status);
-                        insert.setInt(4, Math.max(e.attempt(), 1));
-                        insert.setBoolean(5, e.requiresAck());
-                        insert.setTimestamp(6, deadline);
-                        insert.setTimestamp(7, at);
-                        insert.setString(8, LedgerEvent.truncate(e.detail()));
-                        insert.setString(9, e.messageId());
-                        insert.setString(10, e.recipient());
-                        insert.executeUpdate();
+                    if (update.executeUpdate() > 0) {
+                        continue;
                     }
                 }
+                insert.setString(1, e.messageId());
+                insert.setString(2, e.recipient());
+                insert.setString(3, status);
+                insert.setInt(4, Math.max(e.attempt(), 1));
+                insert.setBoolean(5, e.requiresAck());
+                insert.setTimestamp(6, deadline);
+                insert.setTimestamp(7, at);
+                insert.setString(8, LedgerEvent.truncate(e.detail()));
+                insert.setString(9, e.messageId());
+                insert.setString(10, e.recipient());
+                insert.executeUpdate();
             }
         }
+    }
+
+    /** The steps {@link LedgerRecorder} writes ahead: a first copy of a message that must be acknowledged. */
+    static boolean writesAhead(LedgerEvent step) {
+        return step.kind() == Kind.QUEUED && step.requiresAck() && step.attempt() == 1 && step.message() != null;
     }
 
     /**
@@ -493,12 +502,14 @@ public class DeliveryLedger extends ServiceSupport {
         if (!recording || events.isEmpty()) {
             return true;
         }
-        List<LedgerEvent> accepted = events.stream().filter(e -> e.kind() == Kind.ACCEPTED).toList();
+        Map<String, LedgerEvent> byMessage = new LinkedHashMap<>(); // one row per message, whatever its recipients
+        events.stream().filter(e -> e.kind() == Kind.ACCEPTED).forEach(e -> byMessage.put(e.messageId(), e));
+        List<LedgerEvent> accepted = List.copyOf(byMessage.values());
         try {
             if (!accepted.isEmpty()) {
                 inTransaction(databases.messages(), c -> writeMessages(c, accepted));
             }
-            inTransaction(databases.delivery(), c -> writeStates(c, events));
+            inTransaction(databases.delivery(), c -> writeStates(c, events, true));
             return true;
         } catch (SQLException | RuntimeException e) {
             writeAheadFailures.warn("Copies awaiting an acknowledgment were queued without their record written ahead "
@@ -639,9 +650,9 @@ public class DeliveryLedger extends ServiceSupport {
     }
 
     /**
-     * The acceptance of a message id that was delivered or parked (a queued or dead-lettered step), from the database;
-     * empty for an id never accepted, or whose every attempt was refused. Steps not yet written are not seen: the
-     * caller keeps its own record of recent ids.
+     * The acceptance of a message id that was delivered or parked (its accepted step, or a finished copy), from the
+     * database; empty for an id never accepted, or whose every attempt was refused. Steps not yet written are not
+     * seen: the caller keeps its own record of recent ids.
      */
     public Optional<Accepted> accepted(String messageId) throws SQLException {
         if (unreachable) {
@@ -664,11 +675,15 @@ public class DeliveryLedger extends ServiceSupport {
             return Optional.empty();
         }
         try (Connection c = databases.delivery().getConnection();
-             // its "accepted" step: written only once the message is the broker's for good (never for an attempt whose
-            // transaction rolled back, whatever the acknowledgment deadlines did with the copies written ahead)
+             // its "accepted" step, written only once the message is the broker's for good (not for an attempt whose
+            // transaction rolled back, whatever the deadlines did with its copies written ahead); or a copy that is
+            // finished (acknowledged, rejected, parked, expired): its message was delivered, even if a router died
+            // before writing that step
             PreparedStatement q = c.prepareStatement("SELECT 1 FROM delivery_events WHERE message_id = ? "
-                     + "AND event = 'accepted' FETCH FIRST 1 ROWS ONLY")) {
+                     + "AND event = 'accepted' UNION ALL SELECT 1 FROM deliveries WHERE message_id = ? AND status IN "
+                     + "('acked', 'rejected', 'dead_lettered', 'expired')")) {
             q.setString(1, messageId);
+            q.setString(2, messageId);
             try (ResultSet r = q.executeQuery()) {
                 return r.next() ? Optional.of(accepted) : Optional.empty();
             }

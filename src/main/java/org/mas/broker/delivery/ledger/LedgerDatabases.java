@@ -67,7 +67,8 @@ public final class LedgerDatabases implements AutoCloseable {
         HikariConfig config = new HikariConfig();
         config.setPoolName("ledger-" + store);
         config.setJdbcUrl(url(entry, dataDir));
-        config.setMaximumPoolSize(4);
+        // the delivery store also serves the acknowledgment deadlines' claims, which hold a connection while they send
+        config.setMaximumPoolSize(store.equals("delivery") ? 8 : 4);
         config.setMinimumIdle(1);
         config.setInitializationFailTimeout(10_000);
         config.setConnectionTimeout(5_000); // a read on the message path (idempotency) never waits 30 s for a connection
