@@ -192,7 +192,10 @@ public class BrokerBeans implements CamelConfiguration {
                 ? () -> { } : () -> ledger.flush(Duration.ofSeconds(5)));
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
-        registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
+        // several routers claim each id in the shared ledger before routing it (the same id at two routers at once)
+        registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger,
+                settings.clustered() ? settings.instanceId() : null, Duration.ofMillis(Long.parseLong(
+                        properties.resolveProperty("mas.cluster.claim-wait-ms").orElse("16000")))));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),

@@ -170,6 +170,8 @@ class DockerFilesTest {
             assertThat(ha.getCoordinationId()).isNotBlank();
             assertThat(config.isPersistenceEnabled()).isTrue();
             assertThat(config.getJournalType()).isEqualTo(JournalType.NIO);
+            // a reload would drop the security settings the registry added (registered agents locked out of their queues)
+            assertThat(config.getConfigurationFileRefreshPeriod()).isEqualTo(-1);
             assertThat(config.isJournalDatasync()).isFalse();
             assertThat(config.isPopulateValidatedUser()).isTrue();
             assertThat(config.getClusterConfigurations()).singleElement().satisfies(c -> {

@@ -592,6 +592,8 @@ public class DeliveryLedger extends ServiceSupport {
                 + "status IN ('queued', 'retrying', 'failed')) FETCH FIRST " + batch + " ROWS ONLY)", before, batch);
         removed += deleteInBatches(databases.messages(), "DELETE FROM messages WHERE id IN (SELECT id FROM messages "
                 + "WHERE accepted_at < ? FETCH FIRST " + batch + " ROWS ONLY)", before, batch);
+        removed += deleteInBatches(databases.messages(), "DELETE FROM message_claims WHERE id IN (SELECT id FROM "
+                + "message_claims WHERE claimed_at < ? FETCH FIRST " + batch + " ROWS ONLY)", before, batch);
         return removed;
     }
 
@@ -642,6 +644,64 @@ public class DeliveryLedger extends ServiceSupport {
             try (ResultSet r = q.executeQuery()) {
                 return r.next() ? Optional.of(r.getTimestamp(1).toInstant()) : Optional.empty();
             }
+        }
+    }
+
+    /** A router's claim on a message id (cluster.enabled): the content it routes and the router. */
+    public record Claim(String fingerprint, String owner) {
+    }
+
+    /**
+     * Claims {@code id} for {@code owner}, on the database's clock; empty if the claim is now this owner's, else the
+     * claim another attempt holds (which may be this owner's own, from an attempt of unknown outcome).
+     */
+    public Optional<Claim> claim(String id, String fingerprint, String owner) throws SQLException {
+        try (Connection c = databases.messages().getConnection()) {
+            for (int tries = 0; tries < 3; tries++) {
+                try (PreparedStatement insert = c.prepareStatement("INSERT INTO message_claims (id, fingerprint, owner, "
+                        + "claimed_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP)")) {
+                    insert.setString(1, id);
+                    insert.setString(2, fingerprint);
+                    insert.setString(3, owner);
+                    insert.executeUpdate();
+                    return Optional.empty();
+                } catch (SQLException e) {
+                    if (!"23505".equals(e.getSQLState())) { // unique violation, in PostgreSQL and H2 alike
+                        throw e;
+                    }
+                }
+                try (PreparedStatement q = c.prepareStatement("SELECT fingerprint, owner FROM message_claims WHERE id = ?")) {
+                    q.setString(1, id);
+                    try (ResultSet r = q.executeQuery()) {
+                        if (r.next()) {
+                            return Optional.of(new Claim(r.getString(1), r.getString(2)));
+                        }
+                    }
+                } // released meanwhile: claim again
+            }
+            throw new SQLException("the claim on message " + id + " changed hands three times in a row");
+        }
+    }
+
+    /** Ends {@code owner}'s claim on {@code id} (its attempt was refused): another attempt may claim it. */
+    public void releaseClaim(String id, String owner) throws SQLException {
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement delete = c.prepareStatement("DELETE FROM message_claims WHERE id = ? AND owner = ?")) {
+            delete.setString(1, id);
+            delete.setString(2, owner);
+            delete.executeUpdate();
+        }
+    }
+
+    /** Moves the claim on {@code id} from {@code from} (whose attempt never finished) to {@code to}; false if it moved. */
+    public boolean takeOverClaim(String id, String from, String to) throws SQLException {
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement update = c.prepareStatement("UPDATE message_claims SET owner = ?, claimed_at = "
+                     + "CURRENT_TIMESTAMP WHERE id = ? AND owner = ?")) {
+            update.setString(1, to);
+            update.setString(2, id);
+            update.setString(3, from);
+            return update.executeUpdate() == 1;
         }
     }
 

@@ -43,10 +43,29 @@ public class Idempotency {
         }
     };
     private volatile long lastLookupWarning;
+    /** Cluster mode: this router's name in the shared claims on ids; null on a single router (no claims). */
+    private final String owner;
+    private final java.time.Duration claimWait;
+    private final org.mas.broker.RateLimitedLog claimFailures = new org.mas.broker.RateLimitedLog(LOG,
+            "{} more id claims failed in the last minute (not logged one by one)");
 
     public Idempotency(DeliveryLedger ledger) {
-        this.ledger = ledger;
+        this(ledger, null, java.time.Duration.ZERO);
     }
+
+    /**
+     * @param owner     with several routers: this router's instance id, under which it claims the ids it routes
+     * @param claimWait how long an id another router is routing is waited for before this one takes it over (longer
+     *                  than a transaction can hang in a broker failover)
+     */
+    public Idempotency(DeliveryLedger ledger, String owner, java.time.Duration claimWait) {
+        this.ledger = ledger;
+        this.owner = owner;
+        this.claimWait = claimWait;
+    }
+
+    /** What the shared claim on an id says (several routers). */
+    private enum Claimed { OURS, TAKEN_OVER, DUPLICATE }
 
     /** Called once the envelope is valid; throws for an id reused with other content. */
     public void check(Exchange exchange) throws InvalidEnvelopeException {
@@ -66,11 +85,22 @@ public class Idempotency {
         if (seen == null) {
             seen = lookUp(id, fingerprint);
         }
+        if (seen == null && owner != null) {
+            Claimed claimed = claim(id, fingerprint);
+            if (claimed == Claimed.DUPLICATE) {
+                seen = new Seen(fingerprint, true);
+            } else if (claimed == Claimed.TAKEN_OVER) {
+                // another attempt never finished (a router that died, a commit of unknown outcome): its copies may be
+                // queued, so these go outside the transaction, where Artemis's duplicate ids drop them
+                if (exchange.isTransacted()) {
+                    exchange.setProperty(MasNames.PROPERTY_SENDER, JmsConnections.NON_TRANSACTED_COMPONENT);
+                }
+            }
+        }
         if (seen == null) {
             whenAccepted(exchange, id, fingerprint);
         } else if (!fingerprint.equals(seen.fingerprint())) {
-            throw new InvalidEnvelopeException("id '" + id + "' was already used for a different message", 409,
-                    java.util.List.of("$.id: the same id with different content is refused; give a new message a new id"));
+            throw reused(id);
         } else if (seen.accepted()) {
             exchange.setProperty(MasNames.PROPERTY_DUPLICATE, true);
             LOG.info("Message {} from {} was accepted before with the same content: not delivered again", id,
@@ -115,7 +145,68 @@ public class Idempotency {
 
     /** Once the message is the broker's for good (committed, answered 202, file done): accepted; else forgotten. */
     private void whenAccepted(Exchange exchange, String id, String fingerprint) {
-        LedgerRecorder.whenAccepted(exchange, () -> remember(id, fingerprint), () -> forget(id, fingerprint));
+        LedgerRecorder.whenAccepted(exchange, () -> remember(id, fingerprint), () -> {
+            forget(id, fingerprint);
+            release(id);
+        });
+    }
+
+    /**
+     * The shared claim on an id, with several routers: this router's now, or another's for the same content, which is
+     * waited for (at most claimWait) until it is accepted (a duplicate) or released (then claimed here), or taken
+     * over. Another's for other content: refused (409), as on one router. If the claims cannot be read the message is
+     * routed as if claimed: Artemis's duplicate ids still drop a copy sent twice to one queue.
+     */
+    private Claimed claim(String id, String fingerprint) throws InvalidEnvelopeException {
+        long giveUp = System.nanoTime() + claimWait.toNanos();
+        try {
+            while (true) {
+                Optional<DeliveryLedger.Claim> other = ledger.claim(id, fingerprint, owner);
+                if (other.isEmpty()) {
+                    return Claimed.OURS;
+                }
+                if (!other.get().fingerprint().equals(fingerprint)) {
+                    throw reused(id);
+                }
+                Optional<DeliveryLedger.Accepted> accepted = ledger.accepted(id);
+                if (accepted.isPresent()) {
+                    return Claimed.DUPLICATE;
+                }
+                if (other.get().owner().equals(owner) || System.nanoTime() - giveUp > 0) {
+                    if (other.get().owner().equals(owner) || ledger.takeOverClaim(id, other.get().owner(), owner)) {
+                        LOG.info("Message {} was claimed by {}, whose attempt did not finish: routed here", id,
+                                other.get().owner());
+                        return Claimed.TAKEN_OVER;
+                    }
+                    continue; // it changed hands meanwhile
+                }
+                Thread.sleep(50); // the other router's attempt takes a transaction's time
+            }
+        } catch (SQLException | RuntimeException e) {
+            claimFailures.warn("Message {} routed without a claim on its id (the ledger cannot be written: {}); Artemis's "
+                    + "duplicate detection still drops a copy sent twice to the same queue", id, e.toString());
+            return Claimed.OURS;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Claimed.OURS;
+        }
+    }
+
+    private void release(String id) {
+        if (owner == null) {
+            return;
+        }
+        try {
+            ledger.releaseClaim(id, owner);
+        } catch (SQLException | RuntimeException e) {
+            claimFailures.warn("The claim on message {} could not be released (it ends with the ledger's retention): {}",
+                    id, e.toString());
+        }
+    }
+
+    private static InvalidEnvelopeException reused(String id) {
+        return new InvalidEnvelopeException("id '" + id + "' was already used for a different message", 409,
+                java.util.List.of("$.id: the same id with different content is refused; give a new message a new id"));
     }
 
     private void remember(String id, String fingerprint) {
