@@ -160,11 +160,6 @@ public class AgentSecurityManager implements ActiveMQSecurityManager5 {
 
     /** A user name as the client sent it, made safe for one log line: control characters as '?', at most 100 chars. */
     static String printable(String user) {
-        StringBuilder out = new StringBuilder(Math.min(user.length(), 100) + 3);
-        for (int i = 0; i < user.length() && i < 100; i++) {
-            char c = user.charAt(i);
-            out.append(Character.isISOControl(c) || Character.isSurrogate(c) ? '?' : c);
-        }
-        return user.length() > 100 ? out.append("...").toString() : out.toString();
+        return org.mas.broker.LogSafe.printable(user, 100);
     }
 }

@@ -99,9 +99,11 @@ public class AuditTrail {
         }
         try {
             store(event);
-            LOG.info("Audit: {} ({}) {} {} -> {}", event.actor(), event.scope(), event.method(), event.path(), event.status());
+            LOG.info("Audit: {} ({}) {} {} -> {}", org.mas.broker.LogSafe.printable(event.actor(), 256), event.scope(),
+                    event.method(), org.mas.broker.LogSafe.printable(event.path(), 2000), event.status());
         } catch (SQLException | RuntimeException e) {
-            LOG.error("Audit record not stored ({}), here it is instead: {}", e.getMessage(), event);
+            LOG.error("Audit record not stored ({}), here it is instead: {}", e.getMessage(),
+                    org.mas.broker.LogSafe.printable(String.valueOf(event), 8000));
         }
     }
 
@@ -151,6 +153,9 @@ public class AuditTrail {
             }
         }
         String actor = in.getHeader("actor", String.class);
+        if (actor != null && (actor.length() > 256 || actor.chars().anyMatch(Character::isISOControl))) {
+            problems.add("actor: an API key's name or an agent id (at most 256 characters, no control characters)");
+        }
         int limit = 100;
         String limitText = in.getHeader("limit", String.class);
         if (limitText != null) {
@@ -203,7 +208,12 @@ public class AuditTrail {
         responses.json(exchange, 200, Map.of("events", events));
     }
 
+    /** At most max characters, NUL as U+FFFD (PostgreSQL stores no NUL in text): a record is never refused for it. */
     private static String cut(String value, int max) {
-        return value == null || value.length() <= max ? value : value.substring(0, max);
+        if (value == null) {
+            return null;
+        }
+        String stored = value.replace('\u0000', '\uFFFD');
+        return stored.length() <= max ? stored : stored.substring(0, max);
     }
 }

@@ -80,10 +80,32 @@ public final class LedgerDatabases implements AutoCloseable {
                     + e.getMessage(), e);
         }
         all.add(dataSource);
-        Flyway.configure().dataSource(dataSource).locations("classpath:db/" + store)
+        Flyway flyway = Flyway.configure().dataSource(dataSource).locations("classpath:db/" + store)
                 .table("flyway_history_" + store)
                 // stores may share one database: a schema that holds another store's tables is baselined at 0, not 1
-                .baselineOnMigrate(true).baselineVersion("0").load().migrate();
+                .baselineOnMigrate(true).baselineVersion("0").load();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                flyway.migrate();
+                break;
+            } catch (org.flywaydb.core.api.FlywayException e) {
+                // routers starting together on a new database: another one created the history table a moment ago
+                // (Flyway locks the migrations, not that first baseline); its migrations are then seen and waited for
+                if (attempt == 5) {
+                    dataSource.close();
+                    throw e;
+                }
+                LOG.info("Ledger store '{}': migration attempt {} failed ({}), trying again", store, attempt,
+                        e.getMessage().lines().findFirst().orElse(""));
+                try {
+                    Thread.sleep(500L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    dataSource.close();
+                    throw e;
+                }
+            }
+        }
         LOG.info("Ledger store '{}' ready: {}", store, redact(dataSource.getJdbcUrl()));
         return dataSource;
     }

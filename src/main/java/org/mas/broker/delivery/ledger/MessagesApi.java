@@ -6,6 +6,7 @@ import java.util.Optional;
 
 import org.apache.camel.Exchange;
 
+import org.mas.broker.MasNames;
 import org.mas.broker.rest.RestResponses;
 
 /** GET /api/messages/{id}: the delivery status and timeline of one message. Bean name {@code messagesApi}. */
@@ -21,11 +22,13 @@ public class MessagesApi {
 
     public void status(Exchange exchange) throws SQLException {
         String id = exchange.getIn().getHeader("id", String.class);
-        Optional<MessageStatus> status = id == null ? Optional.empty() : ledger.status(id);
+        // an id no message can have (NUL, too long...) is unknown, without asking the database
+        Optional<MessageStatus> status = id == null || !MasNames.isMessageId(id) ? Optional.empty() : ledger.status(id);
         if (status.isPresent()) {
             responses.json(exchange, 200, status.get());
         } else {
-            RestResponses.error(exchange, 404, "unknown message", List.of("no message with id '" + id + "'"));
+            RestResponses.error(exchange, 404, "unknown message", List.of(MasNames.isMessageId(id)
+                    ? "no message with id '" + id + "'" : "no message has that id: ids match " + MasNames.MESSAGE_ID_REGEX));
         }
     }
 }
