@@ -114,6 +114,11 @@ public final class MasNames {
      * given once that transaction has committed (and never if it rolls back).
      */
     public static final String PROPERTY_AFTER_COMMIT = "masAfterCommit";
+    /**
+     * On an exchange consumed in a transaction of several messages: a {@code Consumer<Runnable>} that runs what it is
+     * given if that transaction rolls back or its commit fails (the opposite of {@link #PROPERTY_AFTER_COMMIT}).
+     */
+    public static final String PROPERTY_AFTER_ROLLBACK = "masAfterRollback";
     /** On an exchange consumed in a transaction of several messages: its {@link BeforeCommit}. */
     public static final String PROPERTY_BEFORE_COMMIT = "masBeforeCommit";
     /** Exchange property: a replay "as it was" goes only to these agents (a Set), those whose copies were parked. */

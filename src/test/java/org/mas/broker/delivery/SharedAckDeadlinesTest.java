@@ -26,8 +26,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Acknowledgment deadlines in the shared ledger (cluster.enabled), with two routers on one broker and one PostgreSQL:
  * either router takes an acknowledgment for any copy, and each copy whose deadline passed is resent, then
- * dead-lettered, by exactly one of them (both scan every 100 ms, so they compete for every due copy). The rules are
- * those of the single-node tracker (AcknowledgmentTest): retry_count = 2 gives three sends, then one dead letter.
+ * dead-lettered, by exactly one of them (SharedAckTimeoutsTest). The rules are those of the single-node tracker
+ * (AcknowledgmentTest).
  */
 class SharedAckDeadlinesTest {
 
@@ -41,7 +41,7 @@ class SharedAckDeadlinesTest {
     @BeforeAll
     static void start() throws Exception {
         routers = RouterPair.start(dir, Map.of(
-                "MESSAGE_BROKER_ACK_TIMEOUT", "1",
+                "MESSAGE_BROKER_ACK_TIMEOUT", "30", // acknowledgments here are never late, however busy the machine
                 "MESSAGE_BROKER_ALERT_THRESHOLDS_RETRY_COUNT", "2",
                 "MESSAGE_BROKER_REDELIVERY_INITIAL_DELAY_MS", "200",
                 "MESSAGE_BROKER_REDELIVERY_MAX_DELAY_MS", "400",
@@ -91,7 +91,7 @@ class SharedAckDeadlinesTest {
         assertThat(acked.body()).contains("\"status\":\"acked\"");
         assertThat(ack(routers.router(1), id, agent, "processed").body()).contains("\"status\":\"acked\"");
 
-        // past ack_timeout and every back-off: never sent again
+        // never sent again: the copy's row is acknowledged, so no router's scan claims it
         await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(20))
                 .until(() -> routers.router(1).depth("mas.agent." + agent) == 0);
         assertThat(events(routers.router(1), id)).containsExactly("accepted", "queued", "acked");
@@ -120,47 +120,6 @@ class SharedAckDeadlinesTest {
         for (String id : ids) {
             assertThat(events(routers.router(1), id)).containsExactly("accepted", "queued", "acked");
         }
-    }
-
-    /** Both routers compete for every due copy: without the row locks some step would be taken twice. */
-    @Test
-    void everyUnacknowledgedCopyIsResentRetryCountTimesAndDeadLetteredOnceByOneRouter() throws Exception {
-        String agent = Envelopes.uniqueAgent("shared-late");
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 30; i++) {
-            String id = "shared-late-" + i + "-" + agent;
-            send(routers.router(1 + i % 2), id, "\"to_agent\":\"" + agent + "\"", true);
-            ids.add(id);
-        }
-        for (String id : ids) {
-            await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
-                    assertThat(recipientStatus(routers.router(2), id)).isEqualTo("dead_lettered"));
-        }
-        List<String> sends = new ArrayList<>();
-        for (Message copy : routers.router(1).receiveExactly("mas.agent." + agent, 90)) {
-            Object attempt = copy.getObjectProperty(MasNames.HEADER_ATTEMPTS); // absent on the first send
-            sends.add(copy.getStringProperty(MasNames.HEADER_ID) + "#" + (attempt == null ? 1 : attempt));
-        }
-        List<String> expected = new ArrayList<>();
-        for (String id : ids) {
-            for (int attempt = 1; attempt <= 3; attempt++) {
-                expected.add(id + "#" + attempt);
-            }
-            List<String> events = events(routers.router(1), id);
-            assertThat(events).as(id).containsExactly("accepted", "queued", "retrying", "queued", "retrying", "queued",
-                    "dead_lettered");
-        }
-        assertThat(sends).containsExactlyInAnyOrderElementsOf(expected);
-        List<String> deadLetters = new ArrayList<>();
-        for (Message letter : routers.router(1).receive("mas.dlq", 100, Duration.ofSeconds(2))) {
-            String id = letter.getStringProperty(MasNames.HEADER_ID);
-            if (id.endsWith(agent)) { // mas.dlq is shared with the other tests
-                deadLetters.add(id);
-            }
-        }
-        Collections.sort(deadLetters);
-        Collections.sort(ids);
-        assertThat(deadLetters).containsExactlyElementsOf(ids);
     }
 
     @Test
@@ -206,29 +165,6 @@ class SharedAckDeadlinesTest {
         JsonNode status = status(routers.router(1), id);
         assertThat(status.get("recipients").get(0).get("agent").asText()).isEqualTo("capability:shared-summaries");
         assertThat(status.get("recipients").get(0).get("status").asText()).isEqualTo("acked");
-    }
-
-    @Test
-    void theOtherRouterResendsAndDeadLettersTheCopiesOfARouterThatIsGone() throws Exception {
-        String agent = Envelopes.uniqueAgent("shared-orphan");
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 5; i++) {
-            String id = "shared-orphan-" + i + "-" + agent;
-            send(routers.router(1), id, "\"to_agent\":\"" + agent + "\"", true);
-            ids.add(id);
-        }
-        routers.stop(1); // before any deadline (1 s): its in-memory state, if it kept one, would be gone
-        try {
-            for (String id : ids) {
-                await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
-                        assertThat(recipientStatus(routers.router(2), id)).isEqualTo("dead_lettered"));
-                assertThat(events(routers.router(2), id)).as(id).containsExactly("accepted", "queued", "retrying", "queued",
-                        "retrying", "queued", "dead_lettered");
-            }
-            assertThat(routers.router(2).receiveExactly("mas.agent." + agent, 15)).hasSize(15);
-        } finally {
-            routers.restart(1);
-        }
     }
 
     /**

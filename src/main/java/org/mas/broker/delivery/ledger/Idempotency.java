@@ -31,8 +31,14 @@ public class Idempotency {
 
     private static final Logger LOG = LoggerFactory.getLogger(Idempotency.class);
 
-    /** What is known of one id: its fingerprint, and whether its acceptance is final (else it is still in flight). */
-    private record Seen(String fingerprint, boolean accepted) {
+    /**
+     * What is known of one id: its fingerprint, whether its acceptance is final (else it is still in flight), and the
+     * thread routing it while in flight.
+     */
+    private record Seen(String fingerprint, boolean accepted, long thread) {
+        Seen(String fingerprint, boolean accepted) {
+            this(fingerprint, accepted, 0);
+        }
     }
 
     private final DeliveryLedger ledger;
@@ -50,13 +56,13 @@ public class Idempotency {
             "{} more id claims failed in the last minute (not logged one by one)");
 
     public Idempotency(DeliveryLedger ledger) {
-        this(ledger, null, java.time.Duration.ZERO);
+        this(ledger, null, java.time.Duration.ofSeconds(16));
     }
 
     /**
      * @param owner     with several routers: this router's instance id, under which it claims the ids it routes
-     * @param claimWait how long an id another router is routing is waited for before this one takes it over (longer
-     *                  than a transaction can hang in a broker failover)
+     * @param claimWait how long an id another attempt is routing (on this router or, claimed, on another) is waited
+     *                  for before this one goes ahead (longer than a transaction can hang in a broker failover)
      */
     public Idempotency(DeliveryLedger ledger, String owner, java.time.Duration claimWait) {
         this.ledger = ledger;
@@ -75,12 +81,18 @@ public class Idempotency {
         }
         String id = envelope.getId();
         String fingerprint = envelope.getFingerprint();
-        Seen seen;
-        synchronized (recent) {
-            seen = recent.get(id);
-            if (seen == null) {
-                recent.put(id, new Seen(fingerprint, false)); // in flight: a concurrent copy of it sees this
+        Seen seen = enter(id, fingerprint);
+        if (seen != null && !seen.accepted() && seen.fingerprint().equals(fingerprint)) {
+            if (seen.thread() == Thread.currentThread().getId()
+                    && exchange.getProperty(MasNames.PROPERTY_BEFORE_COMMIT) != null) {
+                // the same message twice in one transaction: this copy commits or rolls back with the first one
+                exchange.setProperty(MasNames.PROPERTY_DUPLICATE, true);
+                LOG.info("Message {} from {} came twice in one transaction: delivered once", id, envelope.getFromAgent());
+                return;
             }
+            // another attempt of the same message is being routed (a client sending again after a failover, a
+            // redelivery): its outcome is waited for, so that the two are never routed at once
+            seen = awaitInFlight(id, fingerprint);
         }
         if (seen == null) {
             seen = lookUp(id, fingerprint);
@@ -116,6 +128,37 @@ public class Idempotency {
             LedgerRecorder.whenAccepted(exchange, () -> remember(id, fingerprint), () -> { });
         }
         TransactedCopySender.markIfInBatch(exchange);
+    }
+
+    /** What is known of the id, or null when nothing is: then it is in flight here now, on this thread. */
+    private Seen enter(String id, String fingerprint) {
+        synchronized (recent) {
+            Seen seen = recent.get(id);
+            if (seen == null) {
+                recent.put(id, new Seen(fingerprint, false, Thread.currentThread().getId())); // a concurrent copy sees this
+            }
+            return seen;
+        }
+    }
+
+    /**
+     * Waits (at most claimWait) for the attempt in flight with the same content to end: its acceptance (returned: a
+     * duplicate), or its refusal (null: this attempt is in flight now); after the wait, the attempt still in flight.
+     */
+    private Seen awaitInFlight(String id, String fingerprint) {
+        long giveUp = System.nanoTime() + claimWait.toNanos();
+        while (true) {
+            Seen seen = enter(id, fingerprint);
+            if (seen == null || seen.accepted() || !seen.fingerprint().equals(fingerprint) || System.nanoTime() - giveUp > 0) {
+                return seen;
+            }
+            try {
+                Thread.sleep(20); // the other attempt takes one transaction's time
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return seen;
+            }
+        }
     }
 
     /** Null if the ledger has no acceptance of this id (or cannot be asked: Artemis's duplicate ids still hold). */

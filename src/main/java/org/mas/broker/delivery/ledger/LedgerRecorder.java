@@ -231,6 +231,11 @@ public class LedgerRecorder {
                         done.getProperty(MasNames.PROPERTY_AFTER_COMMIT, java.util.function.Consumer.class);
                 if (afterCommit != null) {
                     afterCommit.accept(accepted);
+                    java.util.function.Consumer<Runnable> afterRollback =
+                            done.getProperty(MasNames.PROPERTY_AFTER_ROLLBACK, java.util.function.Consumer.class);
+                    if (afterRollback != null) {
+                        afterRollback.accept(refused); // the transaction did not commit after all
+                    }
                 } else {
                     accepted.run();
                 }

@@ -147,9 +147,11 @@ class BatchJmsConsumer extends DefaultConsumer {
                              Message first, int limit) throws JMSException {
         List<Runnable> afterCommit = new ArrayList<>();
         java.util.function.Consumer<Runnable> deferred = afterCommit::add;
+        List<Runnable> afterRollback = new ArrayList<>();
         org.mas.broker.BeforeCommit beforeCommit = new org.mas.broker.BeforeCommit();
         TransactionSynchronizationManager.bindResource(factory, new JmsResourceHolder(factory, connection, session));
         int processed = 0;
+        boolean committed = false;
         try {
             for (Message message = first; message != null; ) {
                 processed++;
@@ -157,6 +159,7 @@ class BatchJmsConsumer extends DefaultConsumer {
                 exchange.getIn().setBody(message); // the JMS message itself: the route reads what it needs from it
                 exchange.getExchangeExtension().setTransacted(true);
                 exchange.setProperty(MasNames.PROPERTY_AFTER_COMMIT, deferred);
+                exchange.setProperty(MasNames.PROPERTY_AFTER_ROLLBACK, (java.util.function.Consumer<Runnable>) afterRollback::add);
                 exchange.setProperty(MasNames.PROPERTY_BEFORE_COMMIT, beforeCommit);
                 try {
                     getProcessor().process(exchange);
@@ -187,6 +190,7 @@ class BatchJmsConsumer extends DefaultConsumer {
             }
             try {
                 session.commit();
+                committed = true;
             } catch (JMSException e) {
                 // the broker rolled the transaction back (a duplicate id in it, a full address): all redelivered. If
                 // the connection was lost during the commit its outcome is unknown: the messages come again either
@@ -198,14 +202,22 @@ class BatchJmsConsumer extends DefaultConsumer {
             }
         } finally {
             TransactionSynchronizationManager.unbindResource(factory);
+            if (!committed) {
+                // rolled back, its commit failed, or the session failed under it: nothing in it was accepted
+                runAll(afterRollback, "after-rollback");
+            }
         }
-        for (Runnable action : afterCommit) {
+        runAll(afterCommit, "after-commit");
+        return true;
+    }
+
+    private static void runAll(List<Runnable> actions, String what) {
+        for (Runnable action : actions) {
             try {
                 action.run();
             } catch (RuntimeException e) {
-                LOG.warn("An after-commit step failed: {}", e.toString());
+                LOG.warn("An {} step failed: {}", what, e.toString());
             }
         }
-        return true;
     }
 }
