@@ -199,7 +199,7 @@ public class RoutingRules extends ServiceSupport {
             if (route != null) {
                 removeQuietly(model, route);
             }
-            return fail(checksum, file() + " has an error", causes(e));
+            return fail(checksum, file() + " has an error", causes(e, routeId));
         }
         Version old = current;
         lock.writeLock().lock(); // waits for the messages inside the old rules; the next ones wait for the swap
@@ -230,7 +230,6 @@ public class RoutingRules extends ServiceSupport {
         Map<String, Object> status = new LinkedHashMap<>();
         status.put("file", file());
         status.put("route_id", version.route().getId());
-        status.put("version", version.number());
         status.put("loaded_at", version.loadedAt().toString());
         status.put("loaded_by", version.trigger());
         status.put("checksum", version.checksum());
@@ -405,13 +404,17 @@ public class RoutingRules extends ServiceSupport {
         }
     }
 
-    /** Each distinct message of the cause chain, outermost first: Camel's names the file, the line and the step. */
-    private static List<String> causes(Throwable e) {
+    /**
+     * Each distinct message of the cause chain, outermost first (Camel's name the line or the step, and why), with the
+     * route as the file names it, and without the dump of the whole route that Camel puts in the middle.
+     */
+    private static List<String> causes(Throwable e, String routeId) {
         List<String> messages = new ArrayList<>();
         for (Throwable t = e; t != null && messages.size() < 5; t = t.getCause()) {
-            String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+            String message = (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage())
+                    .replace(routeId, ROUTE_ID).replaceAll("(?s) in route: .*? because: ", " because: ");
             if (messages.stream().noneMatch(m -> m.contains(message))) {
-                messages.add(message);
+                messages.add(message.length() > 2000 ? message.substring(0, 2000) + "..." : message);
             }
         }
         return messages;
