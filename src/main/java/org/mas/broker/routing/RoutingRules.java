@@ -23,12 +23,15 @@ import org.apache.camel.Producer;
 import org.apache.camel.RoutesBuilder;
 import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.builder.RouteConfigurationBuilder;
+import org.apache.camel.model.BeanDefinition;
 import org.apache.camel.model.ChoiceDefinition;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.OptionalIdentifiedDefinition;
 import org.apache.camel.model.OtherwiseDefinition;
 import org.apache.camel.model.OutputNode;
 import org.apache.camel.model.RouteDefinition;
+import org.apache.camel.model.SendDefinition;
+import org.apache.camel.model.ToDynamicDefinition;
 import org.apache.camel.model.WhenDefinition;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.support.PluginHelper;
@@ -213,6 +216,13 @@ public class RoutingRules extends ServiceSupport {
         reloads++;
         ServiceHelper.stopService(old.producer());
         removeQuietly(model, old.route());
+        if (old.number() > 1) {
+            try {
+                context.removeEndpoints(ENDPOINT + "-" + old.number());
+            } catch (Exception e) {
+                LOG.debug("Endpoint of the rules replaced not removed: {}", e.toString());
+            }
+        }
         LOG.info("Routing rules reloaded from {} ({}, {}): route {}", file(), checksum, trigger, routeId);
         return new Outcome(true, null);
     }
@@ -234,7 +244,7 @@ public class RoutingRules extends ServiceSupport {
         status.put("loaded_by", version.trigger());
         status.put("checksum", version.checksum());
         status.put("file_checksum", onDisk);
-        status.put("in_force", onDisk != null && onDisk.equals(version.checksum()));
+        status.put("up_to_date", onDisk != null && onDisk.equals(version.checksum()));
         status.put("reloads", reloads);
         status.put("watch_interval_ms", watchInterval.toMillis());
         Map<String, Object> error = null;
@@ -311,7 +321,34 @@ public class RoutingRules extends ServiceSupport {
             problems.add("the route must name routeConfigurationId: " + ROUTE_CONFIGURATION + ", not "
                     + route.getRouteConfigurationId() + " (its failures are the caller's to handle)");
         }
+        // the steps that follow the rules (routes/routing/accept.yaml, route-message): in the rules they would run twice
+        walk(route.getOutputs(), node -> {
+            String uri = node instanceof SendDefinition<?> send ? send.getEndpointUri()
+                    : node instanceof ToDynamicDefinition dynamic ? dynamic.getUri() : null;
+            boolean followingStep = node instanceof BeanDefinition bean && (("recipients".equals(bean.getRef())
+                    && bean.getMethod() != null && bean.getMethod().startsWith("requireAny")) || "backlog".equals(bean.getRef()));
+            if ((uri != null && uri.startsWith("direct:deliver")) || followingStep) {
+                problems.add("remove the step " + node + (node.getLineNumber() > 0 ? " (line " + node.getLineNumber() + ")" : "")
+                        + ": it follows the rules, in routes/routing/accept.yaml, and would run twice");
+            }
+        });
         return problems;
+    }
+
+    private static void walk(List<? extends OptionalIdentifiedDefinition<?>> nodes,
+                             java.util.function.Consumer<OptionalIdentifiedDefinition<?>> visit) {
+        for (OptionalIdentifiedDefinition<?> node : nodes) {
+            visit.accept(node);
+            if (node instanceof ChoiceDefinition choice) {
+                List<OptionalIdentifiedDefinition<?>> branches = new ArrayList<>(choice.getWhenClauses());
+                if (choice.getOtherwise() != null) {
+                    branches.add(choice.getOtherwise());
+                }
+                walk(branches, visit);
+            } else if (node instanceof OutputNode withOutputs) {
+                walk(withOutputs.getOutputs(), visit);
+            }
+        }
     }
 
     /** The one route of the rules file; anything else in it (more routes, rests, templates, configurations) is an error. */

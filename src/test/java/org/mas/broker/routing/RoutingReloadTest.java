@@ -71,7 +71,7 @@ class RoutingReloadTest {
         assertThat(reloaded.get("reloaded").asBoolean()).isTrue();
         assertThat(reloaded.get("route_id").asText()).startsWith("routing-rules-");
         assertThat(reloaded.get("checksum").asText()).isEqualTo(sha256(ROUTES.rulesFile()));
-        assertThat(reloaded.get("in_force").asBoolean()).isTrue();
+        assertThat(reloaded.get("up_to_date").asBoolean()).isTrue();
         assertThat(reloaded.get("last_error").isNull()).isTrue();
         assertThat(reloaded.get("loaded_by").asText()).isEqualTo("POST /api/routing/reload by api-key-1");
 
@@ -124,7 +124,8 @@ class RoutingReloadTest {
                 "a bean method that does not exist", good.replace("add(*, 'ops-", "addd(*, 'ops-"),
                 "the rules route before routing-rules.yaml had its own route (from direct:route)",
                 good.replace("uri: direct:routing-rules", "uri: direct:route"),
-                "an empty file", "");
+                "an empty file", "",
+                "the steps that follow the rules", good + FOLLOWING_STEPS);
         int n = 0;
         for (Map.Entry<String, String> change : broken.entrySet()) {
             ROUTES.writeRules(change.getValue());
@@ -139,7 +140,7 @@ class RoutingReloadTest {
 
             JsonNode status = JSON.readTree(broker.get("/api/routing", RunningBroker.API_KEY).body());
             assertThat(status.get("checksum").asText()).as(change.getKey()).isEqualTo(goodChecksum);
-            assertThat(status.get("in_force").asBoolean()).isFalse();
+            assertThat(status.get("up_to_date").asBoolean()).isFalse();
             assertThat(status.get("last_error").get("checksum").asText()).isEqualTo(sha256(ROUTES.rulesFile()));
             assertThat(status.get("last_error").get("at").asText()).isNotBlank();
             assertThat(status.get("last_error").get("details")).isNotEmpty();
@@ -155,12 +156,15 @@ class RoutingReloadTest {
         assertThat(reload(broker, RunningBroker.API_KEY).body()).contains("the route must read from direct:routing-rules, not direct:route");
         ROUTES.writeRules(broken.get("a bean method that does not exist"));
         assertThat(reload(broker, RunningBroker.API_KEY).body()).contains("addd");
+        ROUTES.writeRules(broken.get("the steps that follow the rules"));
+        assertThat(reload(broker, RunningBroker.API_KEY).body()).contains("remove the step Bean[ref:recipients method:requireAny]")
+                .containsIgnoringCase("remove the step To[direct:deliver]");
 
         // back to the file in force: nothing to load, and the error is gone
         ROUTES.writeRules(good);
         JsonNode restored = JSON.readTree(reload(broker, RunningBroker.API_KEY).body());
         assertThat(restored.get("reloaded").asBoolean()).isFalse();
-        assertThat(restored.get("in_force").asBoolean()).isTrue();
+        assertThat(restored.get("up_to_date").asBoolean()).isTrue();
         assertThat(restored.get("last_error").isNull()).isTrue();
 
         JsonNode events = JSON.readTree(broker.get("/api/audit?actor=api-key-1", RunningBroker.API_KEY).body()).get("events");
@@ -273,7 +277,7 @@ class RoutingReloadTest {
             });
             JsonNode failed = JSON.readTree(watched.get("/api/routing", RunningBroker.API_KEY).body());
             assertThat(failed.get("checksum").asText()).isEqualTo(goodChecksum);
-            assertThat(failed.get("in_force").asBoolean()).isFalse();
+            assertThat(failed.get("up_to_date").asBoolean()).isFalse();
             assertThat(failed.get("last_error").get("error").asText()).contains("routing-rules.yaml has an error");
             assertThat(recipients(watched, dryRun(watched, envelope.formatted("w2")))).containsExactly("b", "watcher-" + tag);
             assertThat(watched.postMessage(envelope.formatted("w2")).statusCode()).isEqualTo(202);
@@ -288,13 +292,26 @@ class RoutingReloadTest {
         assertThatThrownBy(() -> RunningBroker.start(dir.resolve("data"), Map.of(), routes.properties(0)))
                 .satisfies(e -> assertThat(causeChain(e)).contains("routing-rules.yaml"));
 
-        // a rules file of the earlier layout (its own route from direct:route, delivering itself) is refused by name
-        routes.writeRules(Files.readString(routes.rulesFile()).replace("              - noSuchStep: {}\n", "")
-                .replace("uri: direct:routing-rules", "uri: direct:route"));
+        // a rules file of the earlier layout (from direct:route, mas-errors, and the steps after the rules) is refused
+        routes.writeRules(RoutesCopy.shippedWith("").replace("uri: direct:routing-rules", "uri: direct:route")
+                .replace("routeConfigurationId: mas-routing-rules", "routeConfigurationId: mas-errors") + FOLLOWING_STEPS);
         assertThatThrownBy(() -> RunningBroker.start(dir.resolve("data"), Map.of(), routes.properties(0)))
                 .satisfies(e -> assertThat(causeChain(e)).contains("routing-rules.yaml")
-                        .contains("the route must read from direct:routing-rules, not direct:route"));
+                        .contains("the route must read from direct:routing-rules, not direct:route")
+                        .contains("the route must name routeConfigurationId: mas-routing-rules, not mas-errors")
+                        .containsIgnoringCase("remove the step To[direct:deliver]"));
     }
+
+    /** The last steps of the rules route before the rules had a route of their own (now in accept.yaml). */
+    static final String FOLLOWING_STEPS = """
+                    - bean:
+                        ref: recipients
+                        method: requireAny
+                    - bean:
+                        ref: backlog
+                        method: admit
+                    - to: direct:deliver
+            """;
 
     static String message(String id, String tag) {
         return "{\"id\":\"" + id + "\",\"from_agent\":\"feeder\",\"to_agent\":\"worker-" + tag + "\",\"message_type\":\"event\","
