@@ -412,6 +412,7 @@ public class RoutingRules extends ServiceSupport {
                 if (!checksum.equals(previous) || checksum.equals(tried)) {
                     return;
                 }
+                tried = checksum; // an unreadable file too is reported once, not at every poll
             }
             reload("file watch");
         } catch (RuntimeException e) {
