@@ -151,6 +151,11 @@ public final class MasNames {
     public static final String PROPERTY_ORIGINAL_PROPERTIES = "masOriginalProperties";
     /** Exchange property: the inbound JMS message id (stable across redeliveries), for the duplicate ids of what it becomes. */
     public static final String PROPERTY_INBOUND_MESSAGE_ID = "masInboundMessageId";
+    /**
+     * Exchange property, on a routing dry-run only (POST /api/routing/test): the {@link org.mas.broker.routing.RoutingTrace}
+     * in which the recipient steps note which rule added or removed each recipient.
+     */
+    public static final String PROPERTY_ROUTING_TRACE = "masRoutingTrace";
 
     // Ingress names, as they appear in mas_ingress
     public static final String INGRESS_JMS = "jms";

@@ -60,6 +60,8 @@ import org.mas.broker.queues.QueueCleanup;
 import org.mas.broker.queues.QueuesApi;
 import org.mas.broker.routing.AgentDirectory;
 import org.mas.broker.routing.RecipientResolver;
+import org.mas.broker.routing.RoutingApi;
+import org.mas.broker.routing.RoutingRules;
 
 /**
  * Binds what the routes call by name: the broker connection (and the embedded broker when no broker_url is set), the
@@ -157,8 +159,9 @@ public class BrokerBeans implements CamelConfiguration {
         EnvelopeProcessor envelopes = new EnvelopeProcessor(settings.maxMessageSize());
         registry.bind("brokerManagement", management);
         registry.bind("queuesApi", new QueuesApi(queueAdmin, agents::invalidate, restResponses));
-        registry.bind("backlog", new BacklogGuard(queueAdmin, settings.backlogLimit(),
-                context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths")));
+        BacklogGuard backlog = new BacklogGuard(queueAdmin, settings.backlogLimit(),
+                context.getExecutorServiceManager().newSingleThreadExecutor(this, "backlog-depths"));
+        registry.bind("backlog", backlog);
         registry.bind("agentDirectory", agents);
         registry.bind("envelopes", envelopes);
         RestScopes scopes = new RestScopes();
@@ -167,11 +170,13 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("audit", audit);
         registry.bind("ingress", new IngressGuard(envelopes, settings.apiKeys(), scopes, audit,
                 () -> authFailures.accept("rest"), settings.security().allowAnonymous()));
-        registry.bind("senders", new org.mas.broker.ingress.SenderCheck());
+        org.mas.broker.ingress.SenderCheck senders = new org.mas.broker.ingress.SenderCheck();
+        registry.bind("senders", senders);
         registry.bind("restResponses", restResponses);
         registry.bind("agentsApi", new AgentsApi(agentRegistry, restResponses));
         agentRegistry.subscribe(change -> agents.invalidate()); // broadcasts reach a new agent, not a disabled one
-        registry.bind("recipients", new RecipientResolver(agents, capabilities));
+        RecipientResolver recipients = new RecipientResolver(agents, capabilities);
+        registry.bind("recipients", recipients);
         AgentQueueActivity activity = new AgentQueueActivity();
         registry.bind("agentQueueActivity", activity);
         registry.bind("delivery", new DeliveryPreparer(activity));
@@ -193,9 +198,18 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("deliveryLedger", ledger);
         registry.bind("ledger", recorder);
         // several routers claim each id in the shared ledger before routing it (the same id at two routers at once)
-        registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger,
+        org.mas.broker.delivery.ledger.Idempotency idempotency = new org.mas.broker.delivery.ledger.Idempotency(ledger,
                 settings.clustered() ? settings.instanceId() : null, Duration.ofMillis(Long.parseLong(
-                        properties.resolveProperty("mas.cluster.claim-wait-ms").orElse("16000")))));
+                        properties.resolveProperty("mas.cluster.claim-wait-ms").orElse("16000"))));
+        registry.bind("idempotency", idempotency);
+        // the routing rules in force (routes/routing/routing-rules.yaml, reloaded while the broker runs), and their API:
+        // the dry-run passes the checks of a real send, without their effects, then the same rules
+        RoutingRules routingRules = new RoutingRules(context, Duration.ofMillis(Long.parseLong(
+                properties.resolveProperty("mas.routing.rules-watch-ms").orElse("2000"))), java.time.Clock.systemUTC());
+        context.addService(routingRules, true, true);
+        registry.bind("routingRules", routingRules);
+        registry.bind("routingApi", new RoutingApi(routingRules, recipients, backlog,
+                java.util.List.of(envelopes::accept, senders::check, idempotency::peek), restResponses));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),

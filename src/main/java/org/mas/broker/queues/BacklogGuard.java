@@ -51,24 +51,40 @@ public class BacklogGuard {
 
     /** After the routing rules: every recipient's queue (an agent's or a capability's) must be under the limit. */
     public void admit(Exchange exchange) throws BacklogException {
-        refreshSoon();
         @SuppressWarnings("unchecked")
         List<String> recipients = exchange.getIn().getHeader(MasNames.HEADER_RECIPIENTS, List.class);
         if (recipients == null) {
+            refreshSoon();
             return;
         }
-        for (String agent : recipients) {
-            String queue = MasNames.recipientQueue(agent);
-            long depth = depths.getOrDefault(queue, 0L);
-            if (depth >= limit) {
-                String reason = "backlog: " + queue + " holds " + depth + " messages (limit " + limit + ")";
-                exchange.getIn().setHeader(MasNames.HEADER_TARGET, queue);
-                throw new BacklogException(reason);
-            }
+        Refusal refusal = refusal(recipients);
+        if (refusal != null) {
+            exchange.getIn().setHeader(MasNames.HEADER_TARGET, refusal.queue());
+            throw new BacklogException(refusal.reason());
         }
         for (String agent : recipients) {
             depths.merge(MasNames.recipientQueue(agent), 1L, Long::sum); // counted until the next reading replaces it
         }
+    }
+
+    /** The first recipient's queue at or past the limit, and why. */
+    public record Refusal(String queue, String reason) {
+    }
+
+    /**
+     * The check of {@link #admit} without its count: null if every recipient's queue is under the limit. The routing
+     * dry-run asks this; it admits nothing.
+     */
+    public Refusal refusal(List<String> recipients) {
+        refreshSoon();
+        for (String agent : recipients) {
+            String queue = MasNames.recipientQueue(agent);
+            long depth = depths.getOrDefault(queue, 0L);
+            if (depth >= limit) {
+                return new Refusal(queue, "backlog: " + queue + " holds " + depth + " messages (limit " + limit + ")");
+            }
+        }
+        return null;
     }
 
     private void refreshSoon() {

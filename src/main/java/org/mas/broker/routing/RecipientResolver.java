@@ -43,28 +43,29 @@ public class RecipientResolver {
         } else {
             recipients.addAll(envelope.getToAgents());
         }
-        set(exchange, recipients);
+        set(exchange, recipients, "addressed: " + (envelope.getToCapability() != null ? "to_capability"
+                : envelope.isBroadcast() ? "broadcast" : envelope.getToAgent() != null ? "to_agent" : "to_agents"));
     }
 
     /** Adds an agent to the recipients (no effect if it is one already). */
     public void add(Exchange exchange, String agentId) {
         Set<String> recipients = current(exchange);
         recipients.add(agentId);
-        set(exchange, recipients);
+        set(exchange, recipients, "add");
     }
 
     /** Replaces the recipients with one agent. */
     public void only(Exchange exchange, String agentId) {
         Set<String> recipients = new LinkedHashSet<>();
         recipients.add(agentId);
-        set(exchange, recipients);
+        set(exchange, recipients, "only");
     }
 
     /** Removes an agent from the recipients. */
     public void remove(Exchange exchange, String agentId) {
         Set<String> recipients = current(exchange);
         recipients.remove(agentId);
-        set(exchange, recipients);
+        set(exchange, recipients, "remove");
     }
 
     /**
@@ -76,7 +77,7 @@ public class RecipientResolver {
         if (replayTargets != null) {
             Set<String> recipients = current(exchange);
             recipients.retainAll(replayTargets);
-            set(exchange, recipients);
+            set(exchange, recipients, "replay");
         }
         for (String recipient : current(exchange)) {
             String capability = MasNames.capabilityOf(recipient);
@@ -109,7 +110,12 @@ public class RecipientResolver {
         return list == null ? new LinkedHashSet<>() : new LinkedHashSet<>(list);
     }
 
-    private static void set(Exchange exchange, Set<String> recipients) {
+    /** @param action what changed them, for the trace of a routing dry-run */
+    private static void set(Exchange exchange, Set<String> recipients, String action) {
+        RoutingTrace trace = exchange.getProperty(MasNames.PROPERTY_ROUTING_TRACE, RoutingTrace.class);
+        if (trace != null) {
+            trace.changed(exchange, action, current(exchange), recipients);
+        }
         exchange.getIn().setHeader(MasNames.HEADER_RECIPIENTS, new ArrayList<>(recipients));
     }
 }

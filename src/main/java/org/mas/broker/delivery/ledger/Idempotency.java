@@ -95,7 +95,7 @@ public class Idempotency {
             seen = awaitInFlight(id, fingerprint);
         }
         if (seen == null) {
-            seen = lookUp(id, fingerprint);
+            seen = lookUp(id);
         }
         if (seen == null && owner != null) {
             Claimed claimed = claim(id, fingerprint);
@@ -161,8 +161,41 @@ public class Idempotency {
         }
     }
 
+    /**
+     * The verdict of {@link #check} without its effects, for the routing dry-run: throws for an id reused with other
+     * content, marks a message accepted before with the same content as a duplicate; remembers nothing (no in-flight
+     * entry, nothing cached from the ledger).
+     */
+    public void peek(Exchange exchange) throws InvalidEnvelopeException {
+        Envelope envelope = exchange.getProperty(MasNames.PROPERTY_ENVELOPE, Envelope.class);
+        Seen seen;
+        synchronized (recent) {
+            seen = recent.get(envelope.getId());
+        }
+        if (seen == null) {
+            seen = stored(envelope.getId());
+        }
+        if (seen != null && !envelope.getFingerprint().equals(seen.fingerprint())) {
+            throw reused(envelope.getId());
+        }
+        if (seen != null && seen.accepted()) {
+            exchange.setProperty(MasNames.PROPERTY_DUPLICATE, true);
+        }
+    }
+
     /** Null if the ledger has no acceptance of this id (or cannot be asked: Artemis's duplicate ids still hold). */
-    private Seen lookUp(String id, String fingerprint) {
+    private Seen lookUp(String id) {
+        Seen seen = stored(id);
+        if (seen != null) {
+            synchronized (recent) {
+                recent.put(id, seen);
+            }
+        }
+        return seen;
+    }
+
+    /** The ledger's acceptance of this id, not cached; null if none, or if the ledger cannot be read (logged). */
+    private Seen stored(String id) {
         Optional<DeliveryLedger.Accepted> accepted;
         try {
             accepted = ledger.accepted(id);
@@ -179,11 +212,7 @@ public class Idempotency {
             return null;
         }
         // an acceptance recorded before fingerprints were: its content cannot be compared, so it counts as different
-        Seen seen = new Seen(accepted.get().fingerprint() == null ? "" : accepted.get().fingerprint(), true);
-        synchronized (recent) {
-            recent.put(id, seen);
-        }
-        return seen;
+        return new Seen(accepted.get().fingerprint() == null ? "" : accepted.get().fingerprint(), true);
     }
 
     /** Once the message is the broker's for good (committed, answered 202, file done): accepted; else forgotten. */
