@@ -194,6 +194,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("ledger", recorder);
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
+        registry.bind("openApi", new org.mas.broker.rest.OpenApiDocument());
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
                 Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC());
