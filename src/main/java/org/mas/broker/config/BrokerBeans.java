@@ -211,6 +211,7 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("routingApi", new RoutingApi(routingRules, recipients, backlog,
                 java.util.List.of(envelopes::accept, senders::check, idempotency::peek), restResponses));
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
+        registry.bind("openApi", new org.mas.broker.rest.OpenApiDocument());
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
                 Duration.ofSeconds(settings.ledgerRetention()), java.time.Clock.systemUTC());

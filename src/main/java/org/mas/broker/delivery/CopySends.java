@@ -56,7 +56,7 @@ final class CopySends {
         return new LedgerEvent.AcceptedMessage(node.path("from_agent").asText(), node.path("message_type").asText(),
                 node.path("priority").asInt(5), true,
                 node.hasNonNull("correlation_id") ? node.get("correlation_id").asText() : null, null, envelope, expiresAt,
-                stored.acceptedAt());
+                stored.acceptedAt(), null, node.hasNonNull("conversation_id") ? node.get("conversation_id").asText() : null);
     }
 
     /** The JMS properties every copy of this message carries. */

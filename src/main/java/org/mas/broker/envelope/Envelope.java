@@ -103,6 +103,11 @@ public final class Envelope {
         return value == null || value.isNull() ? null : value.asText();
     }
 
+    public String getConversationId() {
+        JsonNode value = node.get("conversation_id");
+        return value == null || value.isNull() ? null : value.asText();
+    }
+
     /** A top-level field as text (e.g. "classification"), or null. */
     public String field(String name) {
         JsonNode value = node.get(name);

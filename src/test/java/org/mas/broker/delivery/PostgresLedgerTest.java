@@ -47,7 +47,8 @@ class PostgresLedgerTest {
         String id = "pg-" + agent;
         try (RunningBroker broker = RunningBroker.start(dataDir, settings())) {
             assertThat(broker.postMessage("{\"id\":\"" + id + "\",\"from_agent\":\"boss\",\"to_agent\":\"" + agent
-                    + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true}").statusCode()).isEqualTo(202);
+                    + "\",\"message_type\":\"command\",\"payload\":{},\"requires_ack\":true,\"conversation_id\":\"conv-" + agent
+                    + "\"}").statusCode()).isEqualTo(202);
             assertThat(broker.post("/api/messages/" + id + "/ack", RunningBroker.API_KEY, "application/json",
                     "{\"agent\":\"" + agent + "\",\"status\":\"processed\"}").statusCode()).isEqualTo(200);
             assertThat(DeliveryLedgerTest.events(DeliveryLedgerTest.status(broker, id))).containsExactly("accepted", "queued", "acked");
@@ -56,6 +57,12 @@ class PostgresLedgerTest {
             var status = DeliveryLedgerTest.status(again, id);
             assertThat(status.get("recipients").get(0).get("status").asText()).isEqualTo("acked");
             assertThat(status.get("message").get("from_agent").asText()).isEqualTo("boss");
+            // found by its conversation (messages_db V3 on PostgreSQL)
+            var found = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                    again.get("/api/messages?conversation_id=conv-" + agent, RunningBroker.API_KEY).body());
+            assertThat(found.get("messages").size()).isEqualTo(1);
+            assertThat(found.get("messages").get(0).get("id").asText()).isEqualTo(id);
+            assertThat(found.get("messages").get(0).get("recipients").get(0).get("status").asText()).isEqualTo("acked");
         }
     }
 

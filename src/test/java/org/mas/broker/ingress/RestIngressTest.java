@@ -125,7 +125,8 @@ class RestIngressTest {
         HttpResponse<String> notFound = broker.get("/api/nothing-here", RunningBroker.API_KEY);
         assertThat(notFound.statusCode()).isEqualTo(404);
         assertThat(JSON.readTree(notFound.body()).get("error").asText()).isEqualTo("not found");
-        HttpResponse<String> wrongMethod = broker.get("/api/messages", RunningBroker.API_KEY);
+        HttpResponse<String> wrongMethod = broker.send(HttpRequest.newBuilder(broker.uri("/api/messages"))
+                .header("X-API-Key", RunningBroker.API_KEY).PUT(HttpRequest.BodyPublishers.ofString("{}")));
         assertThat(wrongMethod.statusCode()).isEqualTo(405);
         assertThat(JSON.readTree(wrongMethod.body()).get("error").asText()).isEqualTo("method not allowed");
         assertThat(broker.send(HttpRequest.newBuilder(broker.uri("/api/messages/some-id/ack"))

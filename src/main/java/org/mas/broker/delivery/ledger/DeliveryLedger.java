@@ -357,12 +357,12 @@ public class DeliveryLedger extends ServiceSupport {
         // fingerprint) or another message under the id starts a new one; the same message routed again after its
         // transaction rolled back keeps it, so what the deadlines sent meanwhile is not sent twice
         try (PreparedStatement update = c.prepareStatement("UPDATE messages SET from_agent = ?, message_type = ?, "
-                + "priority = ?, requires_ack = ?, correlation_id = ?, ingress = ?, accepted_at = CASE WHEN "
+                + "priority = ?, requires_ack = ?, correlation_id = ?, ingress = ?, conversation_id = ?, accepted_at = CASE WHEN "
                 + "CAST(? AS VARCHAR(64)) IS NULL OR fingerprint IS NULL OR fingerprint <> CAST(? AS VARCHAR(64)) THEN ? "
                 + "ELSE accepted_at END, envelope = ?, fingerprint = COALESCE(?, fingerprint) WHERE id = ?");
              PreparedStatement insert = c.prepareStatement("INSERT INTO messages (from_agent, message_type, priority, "
-                + "requires_ack, correlation_id, ingress, accepted_at, envelope, fingerprint, id) "
-                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                + "requires_ack, correlation_id, ingress, conversation_id, accepted_at, envelope, fingerprint, id) "
+                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             for (LedgerEvent e : events) {
                 LedgerEvent.AcceptedMessage m = e.message();
                 for (PreparedStatement statement : List.of(update, insert)) {
@@ -372,18 +372,19 @@ public class DeliveryLedger extends ServiceSupport {
                     statement.setBoolean(4, m.requiresAck());
                     statement.setString(5, m.correlationId());
                     statement.setString(6, m.ingress());
+                    statement.setString(7, m.conversationId());
                 }
-                update.setString(7, m.fingerprint());
                 update.setString(8, m.fingerprint());
-                update.setTimestamp(9, Timestamp.from(e.at()));
-                update.setString(10, m.envelope());
-                update.setString(11, m.fingerprint());
-                update.setString(12, e.messageId());
+                update.setString(9, m.fingerprint());
+                update.setTimestamp(10, Timestamp.from(e.at()));
+                update.setString(11, m.envelope());
+                update.setString(12, m.fingerprint());
+                update.setString(13, e.messageId());
                 if (update.executeUpdate() == 0) {
-                    insert.setTimestamp(7, Timestamp.from(e.at()));
-                    insert.setString(8, m.envelope());
-                    insert.setString(9, m.fingerprint());
-                    insert.setString(10, e.messageId());
+                    insert.setTimestamp(8, Timestamp.from(e.at()));
+                    insert.setString(9, m.envelope());
+                    insert.setString(10, m.fingerprint());
+                    insert.setString(11, e.messageId());
                     insert.executeUpdate();
                 }
             }
@@ -551,10 +552,7 @@ public class DeliveryLedger extends ServiceSupport {
                 q.setString(1, messageId);
                 try (ResultSet r = q.executeQuery()) {
                     while (r.next()) {
-                        Timestamp deadline = r.getTimestamp(5);
-                        recipients.add(new MessageStatus.Recipient(r.getString(1), r.getString(2), r.getInt(3), r.getBoolean(4),
-                                deadline == null ? null : deadline.toInstant().toString(), r.getTimestamp(6).toInstant().toString(),
-                                r.getString(7)));
+                        recipients.add(recipient(r, 1));
                     }
                 }
             }
@@ -575,6 +573,69 @@ public class DeliveryLedger extends ServiceSupport {
             return Optional.empty();
         }
         return Optional.of(new MessageStatus(messageId, message, recipients, timeline));
+    }
+
+    /** One row of deliveries, read from {@code first}: recipient, status, attempts, requires_ack, ack_deadline, updated_at, detail. */
+    private static MessageStatus.Recipient recipient(ResultSet r, int first) throws SQLException {
+        Timestamp deadline = r.getTimestamp(first + 4);
+        return new MessageStatus.Recipient(r.getString(first), r.getString(first + 1), r.getInt(first + 2), r.getBoolean(first + 3),
+                deadline == null ? null : deadline.toInstant().toString(), r.getTimestamp(first + 5).toInstant().toString(),
+                r.getString(first + 6));
+    }
+
+    /** The envelope fields messages can be searched by (each a column of messages, indexed with accepted_at). */
+    public enum SearchBy {
+        CORRELATION_ID("correlation_id"), CONVERSATION_ID("conversation_id");
+
+        public final String column;
+
+        SearchBy(String column) {
+            this.column = column;
+        }
+    }
+
+    /** Messages found by {@link #search}, newest first; {@code more} when the limit left some out. */
+    public record Found(List<MessageSummary> messages, boolean more) {
+    }
+
+    /** The messages whose {@code by} is {@code value}, newest first, at most {@code limit}, each with its recipients. */
+    public Found search(SearchBy by, String value, int limit) throws SQLException {
+        flush(Duration.ofSeconds(5));
+        Map<String, MessageSummary> found = new LinkedHashMap<>();
+        boolean more = false;
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT id, from_agent, message_type, correlation_id, conversation_id, "
+                     + "accepted_at FROM messages WHERE " + by.column + " = ? ORDER BY accepted_at DESC, id DESC "
+                     + "FETCH FIRST " + (limit + 1) + " ROWS ONLY")) {
+            q.setString(1, value);
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    if (found.size() == limit) {
+                        more = true;
+                        break;
+                    }
+                    found.put(r.getString(1), new MessageSummary(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
+                            r.getString(5), r.getTimestamp(6).toInstant().toString(), new ArrayList<>()));
+                }
+            }
+        }
+        if (!found.isEmpty()) {
+            try (Connection c = databases.delivery().getConnection();
+                 PreparedStatement q = c.prepareStatement("SELECT message_id, recipient, status, attempts, requires_ack, "
+                         + "ack_deadline, updated_at, detail FROM deliveries WHERE message_id IN ("
+                         + String.join(", ", java.util.Collections.nCopies(found.size(), "?")) + ") ORDER BY message_id, recipient")) {
+                int i = 1;
+                for (String id : found.keySet()) {
+                    q.setString(i++, id);
+                }
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        found.get(r.getString(1)).recipients().add(recipient(r, 2));
+                    }
+                }
+            }
+        }
+        return new Found(List.copyOf(found.values()), more);
     }
 
     /**

@@ -32,17 +32,18 @@ public record LedgerEvent(
 
     /**
      * What messages_db keeps of an accepted message (its fingerprint null for a replay, which keeps the original's;
+     * its correlation and conversation ids, which GET /api/messages searches by;
      * and, not stored, when its copies expire: 0 = never; and when it
      * was accepted, for the accepted -> acked latency: null when not known).
      */
     public record AcceptedMessage(String fromAgent, String messageType, int priority, boolean requiresAck,
                            String correlationId, String ingress, String envelope, long expiresAt, Instant acceptedAt,
-                           String fingerprint) {
+                           String fingerprint, String conversationId) {
 
         /** Without a fingerprint: what is read back, or sent again, is not a new acceptance. */
         public AcceptedMessage(String fromAgent, String messageType, int priority, boolean requiresAck,
                                String correlationId, String ingress, String envelope, long expiresAt, Instant acceptedAt) {
-            this(fromAgent, messageType, priority, requiresAck, correlationId, ingress, envelope, expiresAt, acceptedAt, null);
+            this(fromAgent, messageType, priority, requiresAck, correlationId, ingress, envelope, expiresAt, acceptedAt, null, null);
         }
     }
 

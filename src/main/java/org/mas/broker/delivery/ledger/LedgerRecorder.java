@@ -124,7 +124,8 @@ public class LedgerRecorder {
                 exchange.getIn().getHeader(MasNames.HEADER_INGRESS, String.class), envelope.toJson(),
                 exchange.getIn().getHeader("JMSExpiration", 0L, Long.class),
                 Instant.ofEpochMilli(exchange.getClock().getCreated()),
-                exchange.getProperty(MasNames.PROPERTY_REPLAY) == null ? envelope.getFingerprint() : null);
+                exchange.getProperty(MasNames.PROPERTY_REPLAY) == null ? envelope.getFingerprint() : null,
+                envelope.getConversationId());
     }
 
     /**
