@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the pages behind #/..., and errors shown as messages, never a blank page.
 import {api, apiKey, setApiKey, onUnauthorized} from './api.js';
-import {h, clear, errorBox, notify} from './dom.js';
+import {h, clear, errorBox, notify, replace} from './dom.js';
 import * as overview from './pages/overview.js';
 import * as queues from './pages/queues.js';
 import * as deadLetters from './pages/deadletters.js';
@@ -22,7 +22,7 @@ function showSignIn(error) {
   section.hidden = false;
   const box = document.getElementById('sign-in-error');
   if (error) {
-    box.replaceChildren(errorBox(error, 'Not signed in'));
+    replace(box, errorBox(error, 'Not signed in'));
     box.hidden = false;
   } else {
     box.hidden = true;
@@ -51,7 +51,7 @@ async function showPage() {
   }
   stopPage();
   const container = h('div', {class: 'page', id: 'page-' + page});
-  main.replaceChildren(container);
+  replace(main, container);
   const params = rest.map(p => { try { return decodeURIComponent(p); } catch (e) { return p; } });
   try {
     current = (await pages[page].render(container, params)) || null;
@@ -93,7 +93,9 @@ onUnauthorized(error => {
 });
 
 window.addEventListener('hashchange', showPage);
-window.addEventListener('error', e => notify('Console error: ' + (e.message || e), 'error'));
+window.addEventListener('error', e => {
+  if (!String(e.message).startsWith('ResizeObserver loop')) notify('Console error: ' + (e.message || e), 'error'); // benign
+});
 window.addEventListener('unhandledrejection', e => notify('Console error: ' + ((e.reason && e.reason.message) || e.reason), 'error'));
 
 showPage();

@@ -33,6 +33,12 @@ export function clear(node) {
   return node;
 }
 
+/** node.replaceChildren, leaving out null, undefined and false (which replaceChildren would show as text). */
+export function replace(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter(c => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
 /** An error box: the API's error and each of its details, as text. */
 export function errorBox(error, prefix) {
   const details = (error && error.details) || [];

@@ -2,7 +2,7 @@
 // timeline (GET /api/messages/{id}); replay as it was or edited (POST /api/dlq/{id}/replay), delete
 // (DELETE /api/dlq/{id}); each confirmed, and the list changed at once.
 import {get, post, del, seg} from '../api.js';
-import {h, errorBox, fmtTime, fmtNumber, confirmDialog, notify} from '../dom.js';
+import {h, errorBox, fmtTime, fmtNumber, confirmDialog, notify, replace} from '../dom.js';
 import {timelinePicture, recipientsTable} from '../timeline.js';
 import {scopes} from '../scopes.js';
 
@@ -23,7 +23,9 @@ export async function render(container) {
   container.append(h('h1', {}, 'Dead letters'), form, h('div', {class: 'split'}, list, detail));
 
   const state = {items: [], total: 0, open: null};
+  let latest = 0; // only the last load asked for is shown (an earlier one may answer later)
   async function load() {
+    const mine = ++latest;
     const query = new URLSearchParams({page: filters.page, size: SIZE});
     if (filters.agent) query.set('agent', filters.agent);
     if (filters.reason) query.set('reason', filters.reason);
@@ -31,16 +33,17 @@ export async function render(container) {
       if (filters.since) query.set('since', new Date(filters.since).toISOString());
       if (filters.until) query.set('until', new Date(filters.until).toISOString());
     } catch (e) {
-      list.replaceChildren(errorBox({message: 'a time is not valid'}));
+      replace(list, errorBox({message: 'a time is not valid'}));
       return;
     }
     try {
       const body = await get('/api/dlq?' + query);
+      if (mine !== latest) return;
       state.items = body.items || [];
       state.total = body.total;
       drawList(list, state, open, load);
     } catch (e) {
-      list.replaceChildren(errorBox(e, 'GET /api/dlq'));
+      if (mine === latest) replace(list, errorBox(e, 'GET /api/dlq'));
     }
   }
   function open(item) {
@@ -52,14 +55,14 @@ export async function render(container) {
       state.items = state.items.filter(i => i.id !== removed);
       state.total = Math.max(0, state.total - (before - state.items.length));
       state.open = null;
-      detail.replaceChildren();
+      replace(detail);
       drawList(list, state, open, load);
     });
   }
   form.addEventListener('submit', event => {
     event.preventDefault();
     filters = {agent: agent.value.trim(), reason: reason.value.trim(), since: since.value, until: until.value, page: 0};
-    detail.replaceChildren();
+    replace(detail);
     load();
   });
   await load();
@@ -73,7 +76,7 @@ function drawList(list, state, open, load) {
     h('span', {}, 'page ' + (filters.page + 1) + ' of ' + pages),
     h('button', {type: 'button', disabled: filters.page + 1 >= pages, onclick: () => { filters.page++; load(); }}, 'older →'),
     h('button', {type: 'button', id: 'dlq-refresh', onclick: load}, 'Refresh'));
-  list.replaceChildren(pager, state.items.length === 0 ? h('p', {class: 'muted', id: 'dlq-empty'}, 'No dead letter matches.')
+  replace(list, pager, state.items.length === 0 ? h('p', {class: 'muted', id: 'dlq-empty'}, 'No dead letter matches.')
     : h('div', {class: 'scroll'}, h('table', {id: 'dlq-table'},
       h('thead', {}, h('tr', {}, ['message', 'recipient', 'reason', 'attempts', 'dead-lettered'].map(t => h('th', {}, t)))),
       h('tbody', {}, state.items.map(item => h('tr', {'data-id': item.id,
@@ -87,20 +90,20 @@ function drawDetail(box, item, removed) {
   const operate = !scopes.lacks('operate');
   const why = operate ? null : "this API key lacks the scope 'operate'";
   const envelopeText = item.envelope ? JSON.stringify(item.envelope, null, 2) : (item.body || '');
-  const editor = h('textarea', {id: 'replay-editor', rows: 16, spellcheck: 'false', 'aria-label': 'envelope to replay'});
+  const editor = h('textarea', {id: 'replay-editor', rows: 12, spellcheck: 'false', 'aria-label': 'envelope to replay'});
   editor.value = envelopeText;
   const errors = h('div', {id: 'replay-errors', 'aria-live': 'polite'});
   const timeline = h('div', {id: 'dlq-timeline'}, h('p', {class: 'muted'}, 'Loading the timeline…'));
   const act = async (title, text, label, call, done) => {
     if (!await confirmDialog(title, text, label)) return;
-    errors.replaceChildren();
+    replace(errors);
     try {
       const body = await call();
       done(body);
       removed(item.id);
     } catch (e) {
       scopes.note(e, 'operate');
-      errors.replaceChildren(errorBox(e, title + ' failed'));
+      replace(errors, errorBox(e, title + ' failed'));
     }
   };
   const replayAsItWas = h('button', {type: 'button', id: 'replay-as-is', disabled: !operate, title: why}, 'Replay as it was');
@@ -114,7 +117,7 @@ function drawDetail(box, item, removed) {
     try {
       parsed = JSON.parse(editor.value);
     } catch (e) {
-      errors.replaceChildren(errorBox({message: 'the envelope is not JSON', details: [e.message]}));
+      replace(errors, errorBox({message: 'the envelope is not JSON', details: [e.message]}));
       return;
     }
     act('Replay edited', 'Validate the edited envelope and route message ' + item.id + ' to whomever it now addresses?',
@@ -124,10 +127,10 @@ function drawDetail(box, item, removed) {
   remove.addEventListener('click', () => act('Delete', 'Drop the dead letters of message ' + item.id + '? This cannot be undone.',
     'Delete', () => del('/api/dlq/' + seg(item.id)), body => notify('Deleted ' + body.deleted + ' dead letter(s) of ' + item.id)));
 
-  box.replaceChildren(h('section', {class: 'card', id: 'dlq-open'},
+  replace(box, h('section', {class: 'card', id: 'dlq-open'},
     h('h2', {}, 'Dead letter ' + item.id),
     h('dl', {class: 'facts'},
-      h('dt', {}, 'reason'), h('dd', {id: 'dlq-reason'}, item.reason || ''),
+      h('dt', {}, 'reason'), h('dd', {id: 'dlq-open-reason'}, item.reason || ''),
       h('dt', {}, 'attempts'), h('dd', {}, item.attempts ?? ''),
       h('dt', {}, 'queue'), h('dd', {}, item.target || ''),
       h('dt', {}, 'ingress'), h('dd', {}, item.ingress || ''),
@@ -136,10 +139,10 @@ function drawDetail(box, item, removed) {
     h('div', {class: 'actions'}, replayAsItWas, remove),
     h('h3', {}, 'Envelope'),
     h('label', {for: 'replay-editor', class: 'muted'}, 'Edit it and replay: it is validated first; a still invalid envelope stays here with its errors.'),
-    h('div', {class: 'editor'}, editor, errors),
+    h('div', {class: 'editor'}, errors, editor),
     h('div', {class: 'actions'}, replayEdited),
     h('h3', {}, 'Timeline'), timeline));
   get('/api/messages/' + seg(item.id))
-    .then(status => timeline.replaceChildren(recipientsTable(status), timelinePicture(status)))
-    .catch(e => timeline.replaceChildren(errorBox(e, 'Timeline')));
+    .then(status => replace(timeline, recipientsTable(status), timelinePicture(status)))
+    .catch(e => replace(timeline, errorBox(e, 'Timeline')));
 }

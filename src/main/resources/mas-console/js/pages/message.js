@@ -1,7 +1,7 @@
 // Message: find a message by id (GET /api/messages/{id}) or by correlation_id / conversation_id
 // (GET /api/messages?correlation_id=...), and show its recipients' status and its timeline as a picture.
 import {get, seg} from '../api.js';
-import {h, errorBox, fmtTime, statusBadge} from '../dom.js';
+import {h, errorBox, fmtTime, statusBadge, replace} from '../dom.js';
 import {timelinePicture, timelineTable, recipientsTable} from '../timeline.js';
 
 export async function render(container, params) {
@@ -26,11 +26,11 @@ export async function render(container, params) {
 }
 
 async function search(result, field, value) {
-  result.replaceChildren(h('p', {class: 'muted'}, 'Searching…'));
+  replace(result, h('p', {class: 'muted'}, 'Searching…'));
   try {
     const body = await get('/api/messages?' + field + '=' + encodeURIComponent(value));
     const messages = body.messages || [];
-    result.replaceChildren(h('h2', {}, messages.length + ' message(s) with ' + field + ' ' + value),
+    replace(result, h('h2', {}, messages.length + ' message(s) with ' + field + ' ' + value),
       messages.length === 0 ? null : h('div', {class: 'scroll'}, h('table', {id: 'search-results'},
         h('thead', {}, h('tr', {}, ['id', 'from', 'type', 'accepted', 'recipients'].map(t => h('th', {}, t)))),
         h('tbody', {}, messages.map(m => h('tr', {},
@@ -39,7 +39,7 @@ async function search(result, field, value) {
           h('td', {}, (m.recipients || []).map(r => typeof r === 'string' ? h('span', {class: 'badge'}, r)
             : h('span', {class: 'recipient'}, r.agent, ' ', statusBadge(r.status))))))))));
   } catch (e) {
-    result.replaceChildren(e.unsupported
+    replace(result, e.unsupported
       ? h('div', {class: 'error', role: 'alert'}, 'This broker does not offer the search by ' + field
         + ' (GET /api/messages?' + field + '= answered ' + e.status + '). Search by message id instead.')
       : errorBox(e, 'Search failed'));
@@ -47,11 +47,11 @@ async function search(result, field, value) {
 }
 
 export async function showMessage(result, id) {
-  result.replaceChildren(h('p', {class: 'muted'}, 'Loading…'));
+  replace(result, h('p', {class: 'muted'}, 'Loading…'));
   try {
-    result.replaceChildren(...messageView(await get('/api/messages/' + seg(id))));
+    replace(result, ...messageView(await get('/api/messages/' + seg(id))));
   } catch (e) {
-    result.replaceChildren(errorBox(e, 'Message ' + id));
+    replace(result, errorBox(e, 'Message ' + id));
   }
 }
 

@@ -1,7 +1,7 @@
 // Overview: throughput, latency percentiles and failure rate over the last 15 minutes (GET /api/stats, polled),
 // active alerts (GET /api/alerts), broker and ledger health (GET /observe/health), the deepest queues.
 import {get, api} from '../api.js';
-import {h, errorBox, fmtNumber, fmtTime} from '../dom.js';
+import {h, errorBox, fmtNumber, fmtTime, replace} from '../dom.js';
 import {stats} from '../stats.js';
 
 const CHARTS = [
@@ -18,8 +18,8 @@ export async function render(container) {
   const topQueues = h('section', {class: 'card', id: 'top-queues'}, h('h2', {}, 'Deepest queues'), h('p', {class: 'muted'}, 'Loading…'));
   const chartBoxes = CHARTS.map(c => h('section', {class: 'card chart', id: 'chart-' + c.id}, h('h2', {}, c.title),
     h('div', {class: 'plot'})));
-  container.append(h('h1', {}, 'Overview'), h('div', {class: 'grid'}, health, alerts), numbers,
-    h('div', {class: 'charts'}, chartBoxes), topQueues);
+  container.append(h('h1', {}, 'Overview'), h('div', {class: 'grid'}, health, alerts),
+    h('div', {class: 'charts'}, chartBoxes), h('div', {class: 'grid wide'}, numbers, topQueues));
 
   const plots = CHARTS.map((c, i) => makeChart(c, chartBoxes[i].querySelector('.plot')));
   const unsubscribe = stats.subscribe(s => {
@@ -40,13 +40,15 @@ function makeChart(config, target) {
   const width = () => Math.max(240, target.clientWidth || 300);
   const opts = {
     width: width(), height: 180,
-    scales: {x: {time: true}, y: {range: (u, min, max) => [0, Math.max(max || 0, 1) * 1.1]}},
+    // always the last 15 minutes, however few points there are yet
+    scales: {x: {time: true, range: () => [Date.now() / 1000 - 15 * 60, Date.now() / 1000]},
+      y: {range: (u, min, max) => [0, Math.max(max || 0, 1) * 1.1]}},
     series: [{}, ...config.series.map(([, label, stroke]) => ({label, stroke, width: 2, points: {show: true, size: 4}}))],
     axes: [{}, {size: 50}],
     legend: {show: true},
   };
   const plot = new window.uPlot(opts, data(config, []), target);
-  const resize = new ResizeObserver(() => plot.setSize({width: width(), height: 180}));
+  const resize = new ResizeObserver(() => requestAnimationFrame(() => plot.setSize({width: width(), height: 180})));
   resize.observe(target);
   return {
     update(points) { plot.setData(data(config, points)); },
@@ -75,7 +77,7 @@ function showNumbers(box, s) {
         row('latency p50 / p95 / p99 (ms)', w => [w.latency_ms.p50, w.latency_ms.p95, w.latency_ms.p99].map(v => fmtNumber(v, 1)).join(' / ')),
         row('failure rate', w => fmtNumber(w.failure_rate * 100, 2) + ' %')))));
   }
-  box.replaceChildren(...body);
+  replace(box, ...body);
 }
 
 async function showHealth(box) {
@@ -89,13 +91,13 @@ async function showHealth(box) {
     const down = checks.filter(c => c.status !== 'UP');
     const item = (label, check) => h('li', {},
       h('span', {class: 'badge health-' + (check ? check.status : 'UNKNOWN')}, check ? check.status : 'unknown'), ' ', label);
-    box.replaceChildren(title, h('ul', {class: 'health'},
+    replace(box, title, h('ul', {class: 'health'},
       item('Broker overall', {status: body.status}),
       item('Artemis', find('broker')),
       item('Delivery ledger (databases)', find('ledger-databases'))),
       down.length ? h('p', {class: 'error'}, 'Down: ' + down.map(c => c.name + (c.message ? ' (' + c.message + ')' : '')).join(', ')) : null);
   } catch (e) {
-    box.replaceChildren(title, errorBox(e, 'GET /observe/health'));
+    replace(box, title, errorBox(e, 'GET /observe/health'));
   }
 }
 
@@ -104,14 +106,14 @@ async function showAlerts(box) {
   try {
     const body = await get('/api/alerts');
     const active = body.active || [];
-    box.replaceChildren(title, active.length === 0 ? h('p', {class: 'muted', id: 'no-alerts'}, 'No alert is firing.')
+    replace(box, title, active.length === 0 ? h('p', {class: 'muted', id: 'no-alerts'}, 'No alert is firing.')
       : h('div', {class: 'scroll'}, h('table', {id: 'alerts-table'},
         h('thead', {}, h('tr', {}, ['alert', 'severity', 'subject', 'value', 'threshold', 'since'].map(t => h('th', {}, t)))),
         h('tbody', {}, active.map(a => h('tr', {class: 'severity-' + String(a.severity).replace(/\W/g, '')},
           h('td', {}, a.alert), h('td', {}, a.severity), h('td', {}, a.subject), h('td', {class: 'num'}, fmtNumber(a.value)),
           h('td', {class: 'num'}, fmtNumber(a.threshold)), h('td', {}, fmtTime(a.at))))))));
   } catch (e) {
-    box.replaceChildren(title, errorBox(e, 'GET /api/alerts'));
+    replace(box, title, errorBox(e, 'GET /api/alerts'));
   }
 }
 
@@ -120,12 +122,12 @@ async function showQueues(box) {
   try {
     const body = await get('/api/queues');
     const queues = [...(body.queues || [])].sort((a, b) => b.depth - a.depth || a.name.localeCompare(b.name)).slice(0, 8);
-    box.replaceChildren(title, h('div', {class: 'scroll'}, h('table', {id: 'top-queues-table'},
+    replace(box, title, h('div', {class: 'scroll'}, h('table', {id: 'top-queues-table'},
       h('thead', {}, h('tr', {}, h('th', {}, 'queue'), h('th', {class: 'num'}, 'depth'), h('th', {class: 'num'}, 'consumers'))),
       h('tbody', {}, queues.map(q => h('tr', {}, h('td', {}, q.name), h('td', {class: 'num'}, fmtNumber(q.depth, 0)),
         h('td', {class: 'num'}, fmtNumber(q.consumers, 0))))))),
     h('p', {}, h('a', {href: '#/queues'}, 'All queues →')));
   } catch (e) {
-    box.replaceChildren(title, errorBox(e, 'GET /api/queues'));
+    replace(box, title, errorBox(e, 'GET /api/queues'));
   }
 }

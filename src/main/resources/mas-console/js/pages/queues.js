@@ -1,7 +1,7 @@
 // Queues: every mas.* queue (GET /api/queues) with depth, consumers and rates (from two readings), sortable;
 // queues past alert_thresholds.queue_size highlighted; create, purge and delete, each confirmed.
 import {get, post, del, seg} from '../api.js';
-import {h, errorBox, fmtNumber, confirmDialog, notify} from '../dom.js';
+import {h, errorBox, fmtNumber, confirmDialog, notify, replace} from '../dom.js';
 import {scopes} from '../scopes.js';
 
 const COLUMNS = [
@@ -46,10 +46,10 @@ export async function render(container) {
       legend.textContent = threshold !== null
         ? 'Highlighted: more than alert_thresholds.queue_size = ' + fmtNumber(threshold, 0) + ' messages waiting.'
         : 'Highlighted: queues with a firing queue_size alert.';
-      status.replaceChildren();
+      replace(status);
       draw();
     } catch (e) {
-      status.replaceChildren(errorBox(e, 'GET /api/queues'));
+      replace(status, errorBox(e, 'GET /api/queues'));
     }
   }
   refreshButton.addEventListener('click', refresh);
@@ -74,15 +74,16 @@ function drawTable(box, rows, threshold, refresh) {
     return h('th', {class: numeric ? 'num' : null, 'aria-sort': sort.key === key ? (sort.desc ? 'descending' : 'ascending') : null}, button);
   });
   const operate = !scopes.lacks('operate');
-  box.replaceChildren(h('table', {id: 'queues-table'},
+  const why = operate ? null : "this API key lacks the scope 'operate'";
+  replace(box, h('table', {id: 'queues-table'},
     h('thead', {}, h('tr', {}, header, h('th', {}, 'actions'))),
     h('tbody', {}, sorted.map(q => h('tr', {class: q.backlog ? 'backlog' : null, 'data-queue': q.name},
       COLUMNS.map(([key, , numeric]) => h('td', {class: numeric ? 'num' : null},
         numeric ? fmtNumber(q[key], key.endsWith('Rate') ? 1 : 0) : q[key])),
-      h('td', {class: 'actions'},
-        q.kind !== 'broker' ? h('button', {type: 'button', class: 'purge', disabled: !operate,
+      h('td', {class: 'row-actions'},
+        q.kind !== 'broker' ? h('button', {type: 'button', class: 'purge', disabled: !operate, title: why,
           onclick: () => purge(q, refresh)}, 'Purge') : null,
-        q.kind === 'agent' ? h('button', {type: 'button', class: 'delete danger', disabled: !operate,
+        q.kind === 'agent' ? h('button', {type: 'button', class: 'delete danger', disabled: !operate, title: why,
           onclick: () => remove(q, refresh)}, 'Delete') : null))))));
 }
 
@@ -102,13 +103,13 @@ function createForm(refresh) {
     if (!await confirmDialog('Create queue', 'Create the queue mas.agent.' + body.agent + '?', 'Create')) return;
     try {
       const created = await post('/api/queues', body);
-      result.replaceChildren();
+      replace(result);
       notify('Created ' + (created && created.name || 'mas.agent.' + body.agent));
       agent.value = ''; maxDepth.value = ''; ttl.value = '';
       refresh();
     } catch (e) {
       scopes.note(e, 'operate');
-      result.replaceChildren(errorBox(e, 'Create failed'));
+      replace(result, errorBox(e, 'Create failed'));
     }
   });
   return form;

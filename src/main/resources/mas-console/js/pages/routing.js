@@ -1,6 +1,6 @@
 // Routing: the dry-run (POST /api/routing/test) as a form: where would this envelope go? Nothing is sent or recorded.
 import {post} from '../api.js';
-import {h, errorBox, statusBadge} from '../dom.js';
+import {h, errorBox, statusBadge, replace} from '../dom.js';
 
 const EXAMPLE = {from_agent: 'planner', to_agent: 'worker-1', message_type: 'request', payload: {task: 'summarize'},
   priority: 'high', requires_ack: true};
@@ -23,14 +23,14 @@ export async function render(container) {
     try {
       body = JSON.stringify(JSON.parse(editor.value));
     } catch (e) {
-      result.replaceChildren(errorBox({message: 'the envelope is not JSON', details: [e.message]}));
+      replace(result, errorBox({message: 'the envelope is not JSON', details: [e.message]}));
       return;
     }
-    result.replaceChildren(h('p', {class: 'muted'}, 'Running…'));
+    replace(result, h('p', {class: 'muted'}, 'Running…'));
     try {
-      result.replaceChildren(...view(await post('/api/routing/test', body)));
+      replace(result, ...view(await post('/api/routing/test', body)));
     } catch (e) {
-      result.replaceChildren(e.unsupported
+      replace(result, e.unsupported
         ? h('div', {class: 'error', role: 'alert'}, 'This broker does not offer the routing dry-run (POST /api/routing/test answered '
           + e.status + ').')
         : errorBox(e, 'Dry run failed'));
