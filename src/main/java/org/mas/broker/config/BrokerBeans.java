@@ -269,6 +269,7 @@ public class BrokerBeans implements CamelConfiguration {
         }
         int httpPort = Integer.parseInt(properties.resolveProperty("camel.server.port").orElse("8080"));
         context.addStartupListener(new JsonHttpErrors(httpPort, settings.maxMessageSize()));
+        context.addStartupListener(new org.mas.broker.rest.ConsoleResources(httpPort)); // /console/
         warnAboutApiKeys(settings);
     }
 

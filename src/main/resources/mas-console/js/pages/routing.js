@@ -1,0 +1,56 @@
+// Routing: the dry-run (POST /api/routing/test) as a form: where would this envelope go? Nothing is sent or recorded.
+import {post} from '../api.js';
+import {h, errorBox, statusBadge, replace} from '../dom.js';
+
+const EXAMPLE = {from_agent: 'planner', to_agent: 'worker-1', message_type: 'request', payload: {task: 'summarize'},
+  priority: 'high', requires_ack: true};
+let draft = JSON.stringify(EXAMPLE, null, 2);
+
+export async function render(container) {
+  const editor = h('textarea', {id: 'routing-envelope', rows: 14, spellcheck: 'false', 'aria-label': 'envelope'});
+  editor.value = draft;
+  editor.addEventListener('input', () => { draft = editor.value; });
+  const result = h('div', {id: 'routing-result', 'aria-live': 'polite'});
+  const form = h('form', {id: 'routing-form', method: 'post'},
+    h('label', {for: 'routing-envelope'}, 'Envelope'), editor,
+    h('div', {class: 'actions'}, h('button', {type: 'submit', id: 'routing-run'}, 'Dry run')));
+  container.append(h('h1', {}, 'Routing dry-run'),
+    h('p', {class: 'muted'}, 'Validates the envelope and runs the routing rules on it, without sending or recording anything.'),
+    h('div', {class: 'split'}, form, result));
+  form.addEventListener('submit', async event => {
+    event.preventDefault();
+    let body;
+    try {
+      body = JSON.stringify(JSON.parse(editor.value));
+    } catch (e) {
+      replace(result, errorBox({message: 'the envelope is not JSON', details: [e.message]}));
+      return;
+    }
+    replace(result, h('p', {class: 'muted'}, 'Running…'));
+    try {
+      replace(result, ...view(await post('/api/routing/test', body)));
+    } catch (e) {
+      replace(result, e.unsupported
+        ? h('div', {class: 'error', role: 'alert'}, 'This broker does not offer the routing dry-run (POST /api/routing/test answered '
+          + e.status + ').')
+        : errorBox(e, 'Dry run failed'));
+    }
+  });
+}
+
+function view(answer) {
+  if (!answer.valid) {
+    return [h('section', {class: 'card', id: 'routing-invalid'}, h('h2', {}, 'Invalid envelope'),
+      h('ul', {class: 'errors'}, (answer.errors || []).map(e => h('li', {}, typeof e === 'string' ? e : JSON.stringify(e)))))];
+  }
+  return [
+    h('section', {class: 'card', id: 'routing-outcome'}, h('h2', {}, 'Outcome: ', statusBadge(answer.outcome))),
+    h('section', {class: 'card'}, h('h2', {}, 'Recipients'),
+      (answer.recipients || []).length === 0 ? h('p', {class: 'muted'}, 'None.') : h('div', {class: 'scroll'},
+        h('table', {id: 'routing-recipients'}, h('thead', {}, h('tr', {}, h('th', {}, 'recipient'), h('th', {}, 'rule'))),
+          h('tbody', {}, answer.recipients.map(r => h('tr', {}, h('td', {}, r.agent), h('td', {}, r.rule || '')))))),
+      h('h3', {}, 'Queues'), h('ul', {id: 'routing-queues'}, (answer.queues || []).map(q => h('li', {}, typeof q === 'string' ? q : JSON.stringify(q))))),
+    h('section', {class: 'card'}, h('h2', {}, 'Normalized envelope'),
+      h('pre', {id: 'routing-normalized'}, JSON.stringify(answer.envelope, null, 2))),
+  ];
+}
