@@ -196,6 +196,17 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("idempotency", new org.mas.broker.delivery.ledger.Idempotency(ledger,
                 settings.clustered() ? settings.instanceId() : null, Duration.ofMillis(Long.parseLong(
                         properties.resolveProperty("mas.cluster.claim-wait-ms").orElse("16000")))));
+        if (settings.clustered()) { // the routers' signs of life: a stopped router's claims on ids are taken over at once
+            String instance = settings.instanceId();
+            context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "router-heartbeat")
+                    .scheduleWithFixedDelay(() -> {
+                        try {
+                            ledger.heartbeat(instance);
+                        } catch (java.sql.SQLException | RuntimeException e) {
+                            LOG.debug("Heartbeat not written: {}", e.toString());
+                        }
+                    }, 0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));
         QueueCleanup queueCleanup = new QueueCleanup(queueAdmin, activity, agentRegistry::isEnabled, ledger::agentLastSeen, Duration.ofSeconds(settings.idleQueueTimeout()),
