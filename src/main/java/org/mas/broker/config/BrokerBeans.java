@@ -210,6 +210,17 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("routingRules", routingRules);
         registry.bind("routingApi", new RoutingApi(routingRules, recipients, backlog,
                 java.util.List.of(envelopes::accept, senders::check, idempotency::peek), restResponses));
+        if (settings.clustered()) { // the routers' signs of life: a stopped router's claims on ids are taken over at once
+            String instance = settings.instanceId();
+            context.getExecutorServiceManager().newSingleThreadScheduledExecutor(this, "router-heartbeat")
+                    .scheduleWithFixedDelay(() -> {
+                        try {
+                            ledger.heartbeat(instance);
+                        } catch (java.sql.SQLException | RuntimeException e) {
+                            LOG.debug("Heartbeat not written: {}", e.toString());
+                        }
+                    }, 0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
         registry.bind("messagesApi", new MessagesApi(ledger, restResponses));
         registry.bind("openApi", new org.mas.broker.rest.OpenApiDocument());
         registry.bind("ledgerCleanup", new LedgerCleanup(ledger, Duration.ofSeconds(settings.ledgerRetention())));

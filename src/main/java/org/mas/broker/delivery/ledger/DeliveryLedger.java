@@ -719,13 +719,17 @@ public class DeliveryLedger extends ServiceSupport {
     public Optional<Claim> claim(String id, String fingerprint, String owner) throws SQLException {
         try (Connection c = databases.messages().getConnection()) {
             for (int tries = 0; tries < 3; tries++) {
+                // no error (logged by the server) when the id is claimed: only two inserts at the same moment collide
                 try (PreparedStatement insert = c.prepareStatement("INSERT INTO message_claims (id, fingerprint, owner, "
-                        + "claimed_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP)")) {
+                        + "claimed_at) SELECT ?, ?, ?, CURRENT_TIMESTAMP WHERE NOT EXISTS (SELECT 1 FROM message_claims "
+                        + "WHERE id = ?)")) {
                     insert.setString(1, id);
                     insert.setString(2, fingerprint);
                     insert.setString(3, owner);
-                    insert.executeUpdate();
-                    return Optional.empty();
+                    insert.setString(4, id);
+                    if (insert.executeUpdate() == 1) {
+                        return Optional.empty();
+                    }
                 } catch (SQLException e) {
                     if (!"23505".equals(e.getSQLState())) { // unique violation, in PostgreSQL and H2 alike
                         throw e;
@@ -741,6 +745,35 @@ public class DeliveryLedger extends ServiceSupport {
                 } // released meanwhile: claim again
             }
             throw new SQLException("the claim on message " + id + " changed hands three times in a row");
+        }
+    }
+
+    /** This router is alive (several routers): its heartbeat row, on the database's clock. */
+    public void heartbeat(String owner) throws SQLException {
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement update = c.prepareStatement("UPDATE router_heartbeats SET seen_at = CURRENT_TIMESTAMP "
+                     + "WHERE owner = ?")) {
+            update.setString(1, owner);
+            if (update.executeUpdate() == 0) {
+                try (PreparedStatement insert = c.prepareStatement("INSERT INTO router_heartbeats (owner, seen_at) "
+                        + "VALUES (?, CURRENT_TIMESTAMP)")) {
+                    insert.setString(1, owner);
+                    insert.executeUpdate();
+                }
+            }
+        }
+    }
+
+    /** Whether {@code owner} beat within {@code within}, on the database's clock (false if it never did). */
+    public boolean alive(String owner, Duration within) throws SQLException {
+        try (Connection c = databases.messages().getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT seen_at, CURRENT_TIMESTAMP FROM router_heartbeats "
+                     + "WHERE owner = ?")) {
+            q.setString(1, owner);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() && Duration.between(r.getTimestamp(1).toInstant(), r.getTimestamp(2).toInstant())
+                        .compareTo(within) < 0;
+            }
         }
     }
 

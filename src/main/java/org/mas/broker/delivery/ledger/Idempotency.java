@@ -70,6 +70,9 @@ public class Idempotency {
         this.claimWait = claimWait;
     }
 
+    /** A router that has not beaten for this long is gone: its claims are taken over at once. */
+    private static final java.time.Duration OWNER_GONE = java.time.Duration.ofSeconds(5);
+
     /** What the shared claim on an id says (several routers). */
     private enum Claimed { OURS, TAKEN_OVER, DUPLICATE }
 
@@ -98,8 +101,15 @@ public class Idempotency {
             seen = lookUp(id);
         }
         if (seen == null && owner != null) {
-            Claimed claimed = claim(id, fingerprint);
+            Claimed claimed;
+            try {
+                claimed = claim(id, fingerprint);
+            } catch (InvalidEnvelopeException reused) {
+                forget(id, fingerprint); // this attempt is refused: it is no longer in flight
+                throw reused;
+            }
             if (claimed == Claimed.DUPLICATE) {
+                remember(id, fingerprint); // accepted through another router: this attempt is not in flight
                 seen = new Seen(fingerprint, true);
             } else if (claimed == Claimed.TAKEN_OVER) {
                 // another attempt never finished (a router that died, a commit of unknown outcome): its copies may be
@@ -244,10 +254,11 @@ public class Idempotency {
                 if (accepted.isPresent()) {
                     return Claimed.DUPLICATE;
                 }
-                if (other.get().owner().equals(owner) || System.nanoTime() - giveUp > 0) {
+                boolean gone = !other.get().owner().equals(owner) && !ledger.alive(other.get().owner(), OWNER_GONE);
+                if (other.get().owner().equals(owner) || gone || System.nanoTime() - giveUp > 0) {
                     if (other.get().owner().equals(owner) || ledger.takeOverClaim(id, other.get().owner(), owner)) {
-                        LOG.info("Message {} was claimed by {}, whose attempt did not finish: routed here", id,
-                                other.get().owner());
+                        LOG.info("Message {} was claimed by {}, whose attempt did not finish{}: routed here", id,
+                                other.get().owner(), gone ? " (it has stopped)" : "");
                         return Claimed.TAKEN_OVER;
                     }
                     continue; // it changed hands meanwhile
