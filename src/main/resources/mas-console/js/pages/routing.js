@@ -39,18 +39,28 @@ export async function render(container) {
 }
 
 function view(answer) {
-  if (!answer.valid) {
+  const rules = answer.rules ? h('p', {class: 'muted break'}, 'Rules: ' + (answer.rules.route_id || '') + ' '
+    + (answer.rules.checksum || '')) : null;
+  if (answer.outcome === 'invalid') {
     return [h('section', {class: 'card', id: 'routing-invalid'}, h('h2', {}, 'Invalid envelope'),
-      h('ul', {class: 'errors'}, (answer.errors || []).map(e => h('li', {}, typeof e === 'string' ? e : JSON.stringify(e)))))];
+      h('p', {}, 'A real send would get ' + answer.status + ': ' + (answer.error || '')),
+      h('ul', {class: 'errors'}, (answer.details || []).map(e => h('li', {}, typeof e === 'string' ? e : JSON.stringify(e)))))];
   }
+  const rule = by => by ? [by.rule, by.action, by.source].filter(Boolean).join(' / ') : '';
   return [
-    h('section', {class: 'card', id: 'routing-outcome'}, h('h2', {}, 'Outcome: ', statusBadge(answer.outcome))),
+    h('section', {class: 'card', id: 'routing-outcome'}, h('h2', {}, 'Outcome: ', statusBadge(answer.outcome)),
+      h('p', {}, 'A real send would get ' + answer.status + (answer.reason ? ': ' + answer.reason : '')), rules),
     h('section', {class: 'card'}, h('h2', {}, 'Recipients'),
       (answer.recipients || []).length === 0 ? h('p', {class: 'muted'}, 'None.') : h('div', {class: 'scroll'},
-        h('table', {id: 'routing-recipients'}, h('thead', {}, h('tr', {}, h('th', {}, 'recipient'), h('th', {}, 'rule'))),
-          h('tbody', {}, answer.recipients.map(r => h('tr', {}, h('td', {}, r.agent), h('td', {}, r.rule || '')))))),
+        h('table', {id: 'routing-recipients'},
+          h('thead', {}, h('tr', {}, h('th', {}, 'recipient'), h('th', {}, 'queue'), h('th', {}, 'added by'))),
+          h('tbody', {}, answer.recipients.map(r => h('tr', {}, h('td', {}, r.recipient || ''), h('td', {}, r.queue || ''),
+            h('td', {}, rule(r.added_by))))))),
+      (answer.removed || []).length === 0 ? null : h('div', {},
+        h('h3', {}, 'Removed'), h('ul', {id: 'routing-removed'}, answer.removed.map(r => h('li', {},
+          (r.recipient || '') + (r.removed_by ? ' (' + rule(r.removed_by) + ')' : ''))))),
       h('h3', {}, 'Queues'), h('ul', {id: 'routing-queues'}, (answer.queues || []).map(q => h('li', {}, typeof q === 'string' ? q : JSON.stringify(q))))),
-    h('section', {class: 'card'}, h('h2', {}, 'Normalized envelope'),
-      h('pre', {id: 'routing-normalized'}, JSON.stringify(answer.envelope, null, 2))),
-  ];
+    answer.envelope ? h('section', {class: 'card'}, h('h2', {}, 'Normalized envelope'),
+      h('pre', {id: 'routing-normalized'}, JSON.stringify(answer.envelope, null, 2))) : null,
+  ].filter(Boolean);
 }

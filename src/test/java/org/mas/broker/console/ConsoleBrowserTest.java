@@ -214,9 +214,11 @@ class ConsoleBrowserTest {
         signIn();
         go("#/routing");
         wait(ExpectedConditions.elementToBeClickable(By.id("routing-run"))).click();
-        // the dry-run's outcome, or a clear message where this broker has none yet
-        wait(d -> !d.findElements(By.id("routing-outcome")).isEmpty() || !d.findElements(By.id("routing-invalid")).isEmpty()
-                || d.findElement(By.id("routing-result")).getText().contains("does not offer the routing dry-run"));
+        // the example envelope's outcome, its recipient and queue as the API answers them
+        wait(d -> !d.findElements(By.id("routing-recipients")).isEmpty());
+        assertThat(driver.findElement(By.id("routing-outcome")).getText()).contains("queued").contains("202");
+        assertThat(driver.findElement(By.id("routing-recipients")).getText()).contains("worker-1")
+                .contains("mas.agent.worker-1");
         Browser.screenshot(driver, "routing", true);
     }
 
