@@ -20,4 +20,9 @@ public final class LogSafe {
         }
         return text.length() > max ? out.append("...").toString() : out.toString();
     }
+
+    /** A JDBC URL without its password, for logs and error messages. */
+    public static String withoutPassword(String url) {
+        return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1***");
+    }
 }

@@ -194,6 +194,6 @@ public class RegistrySecurityManager implements ActiveMQSecurityManager5 {
     }
 
     private static String redact(String url) {
-        return url.replaceAll("(?i)(password=)[^&;]*", "$1***");
+        return org.mas.broker.LogSafe.withoutPassword(url);
     }
 }

@@ -112,7 +112,7 @@ public final class LedgerDatabases implements AutoCloseable {
 
     /** A URL without its password. */
     static String redact(String url) {
-        return url.replaceAll("(?i)(password=)[^&;]*", "$1***");
+        return org.mas.broker.LogSafe.withoutPassword(url);
     }
 
     @Override
