@@ -58,6 +58,9 @@ public final class MasNames {
     /** The agent role that may subscribe to mas.alerts; the only role there is. */
     public static final String ROLE_MONITOR = "monitor";
 
+    /** The route that takes one POST /api/messages through the message path, for RestBatches (routes/ingress/rest.yaml). */
+    public static final String ENDPOINT_REST_MESSAGE_PATH = "direct:rest-message-path";
+
     /** The router's own user on the embedded broker: in-VM connections only, never an agent id. */
     public static final String ROUTER_USER = "mas-router";
     /**

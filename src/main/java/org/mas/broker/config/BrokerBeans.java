@@ -236,6 +236,14 @@ public class BrokerBeans implements CamelConfiguration {
         registry.bind("metrics", metrics);
         metricsLater.set(metrics);
         registry.bind("transactedCopies", new TransactedCopySender(jms.transactedConnectionFactory(), activity, recorder, metrics::queuedAfter));
+        // POST /api/messages: the requests waiting at the same moment share one transaction (routes/ingress/rest.yaml)
+        org.mas.broker.ingress.batch.RestBatches restBatches = new org.mas.broker.ingress.batch.RestBatches(context,
+                jms.transactedConnectionFactory(), org.mas.broker.MasNames.ENDPOINT_REST_MESSAGE_PATH,
+                Integer.parseInt(properties.resolveProperty("mas.ingress.rest.concurrent-batches").orElse("2")),
+                Integer.parseInt(properties.resolveProperty("mas.ingress.rest.max-batch-size").orElse("100")),
+                metrics::restBatchCommitted);
+        context.addService(restBatches, true, true);
+        registry.bind("restBatches", restBatches);
         // queue clean-up, ledger clean-up and alert evaluation run on one router at a time (routePolicy: singletonJob)
         registry.bind(SingletonJobPolicy.BEAN_NAME, new SingletonJobPolicy(!settings.clustered() ? null
                 : new JobLeases(databases.delivery(), Duration.ofMillis(Long.parseLong(

@@ -124,6 +124,15 @@ public class BrokerMetrics implements org.apache.camel.StartupListener {
         count("mas.singleton_job.runs", "job", job);
     }
 
+    /** A transaction of REST requests committed (mas_rest_batch_size: count = commits, sum = requests, max). */
+    public void restBatchCommitted(int requests) {
+        MeterRegistry meters = registry();
+        if (meters != null) {
+            io.micrometer.core.instrument.DistributionSummary.builder("mas.rest.batch_size")
+                    .description("REST requests per shared transaction").register(meters).record(requests);
+        }
+    }
+
     /** A message whose id was accepted before with the same content: not delivered again. */
     public void duplicate(Exchange exchange) {
         count("mas.messages.duplicate", "ingress", ingress(exchange));

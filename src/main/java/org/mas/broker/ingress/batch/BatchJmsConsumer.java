@@ -1,7 +1,5 @@
 package org.mas.broker.ingress.batch;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -17,10 +15,7 @@ import org.apache.camel.Processor;
 import org.apache.camel.support.DefaultConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.jms.connection.JmsResourceHolder;
-import org.springframework.transaction.support.TransactionSynchronizationManager;
 
-import org.mas.broker.MasNames;
 
 /**
  * The exchange's body is the JMS message itself, with no header mapped from it: whatever the route needs it reads from
@@ -31,10 +26,8 @@ import org.mas.broker.MasNames;
  * the route as it comes; then commit. A batch therefore grows with the load and is a single message when traffic is
  * light, so latency stays low.
  * <p>
- * While a batch runs, its session is bound to the thread as the transactional session of the connection factory, the
- * way Spring's listener container exposes its own: the route's {@code jms:} sends use it and do not commit on their
- * own. Whatever must wait for the commit is handed over in the exchange property
- * {@link MasNames#PROPERTY_AFTER_COMMIT}, and runs only once the commit succeeded.
+ * While a batch runs, its session is the thread's {@link SharedTransaction}: the route's {@code jms:} sends join it, and
+ * whatever must wait for the commit runs only once the commit succeeded.
  * <p>
  * An exchange that fails (an exception the route did not handle, or marked rollback-only) rolls the whole batch back:
  * every message of it is redelivered, and nothing it sent stays. Then every consumer thread takes the next
@@ -128,39 +121,22 @@ class BatchJmsConsumer extends DefaultConsumer {
                     }
                 }
             } catch (Exception | Error e) {
-                rollbackQuietly(session); // nothing of a failed batch may ride on the next commit of this cached session
+                SharedTransaction.rollbackQuietly(session); // nothing of a failed batch may ride on the next commit of this cached session
                 throw e;
             }
-        }
-    }
-
-    private static void rollbackQuietly(Session session) {
-        try {
-            session.rollback();
-        } catch (JMSException | RuntimeException e) {
-            LOG.debug("Rollback after a failure failed too: {}", e.toString());
         }
     }
 
     /** @return true if the batch committed, false if it was rolled back */
     private boolean runBatch(ConnectionFactory factory, Connection connection, Session session, MessageConsumer consumer,
                              Message first, int limit) throws JMSException {
-        List<Runnable> afterCommit = new ArrayList<>();
-        java.util.function.Consumer<Runnable> deferred = afterCommit::add;
-        List<Runnable> afterRollback = new ArrayList<>();
-        org.mas.broker.BeforeCommit beforeCommit = new org.mas.broker.BeforeCommit();
-        TransactionSynchronizationManager.bindResource(factory, new JmsResourceHolder(factory, connection, session));
         int processed = 0;
-        boolean committed = false;
-        try {
+        try (SharedTransaction transaction = new SharedTransaction(factory, connection, session)) {
             for (Message message = first; message != null; ) {
                 processed++;
                 Exchange exchange = createExchange(false);
                 exchange.getIn().setBody(message); // the JMS message itself: the route reads what it needs from it
-                exchange.getExchangeExtension().setTransacted(true);
-                exchange.setProperty(MasNames.PROPERTY_AFTER_COMMIT, deferred);
-                exchange.setProperty(MasNames.PROPERTY_AFTER_ROLLBACK, (java.util.function.Consumer<Runnable>) afterRollback::add);
-                exchange.setProperty(MasNames.PROPERTY_BEFORE_COMMIT, beforeCommit);
+                transaction.join(exchange);
                 try {
                     getProcessor().process(exchange);
                 } catch (Exception e) {
@@ -172,52 +148,19 @@ class BatchJmsConsumer extends DefaultConsumer {
                 boolean rollbackOnly = exchange.isRollbackOnly();
                 releaseExchange(exchange, false);
                 if (failure != null || rollbackOnly) {
-                    session.rollback();
-                    LOG.warn("Rolled back a batch of {} message(s) from {}: {}; they are redelivered, one per "
-                            + "transaction for a while", processed, getEndpoint().getQueue(),
-                            failure != null ? failure.toString() : "marked rollback-only");
+                    transaction.rollback(batch(processed), (failure != null ? failure.toString() : "marked rollback-only")
+                            + "; they are redelivered, one per transaction for a while");
                     return false;
                 }
                 message = processed < limit && running ? consumer.receiveNoWait() : null;
             }
-            try {
-                beforeCommit.run();
-            } catch (RuntimeException e) {
-                LOG.warn("Rolled back a batch of {} message(s) from {}: a step before its commit failed: {}", processed,
-                        getEndpoint().getQueue(), e.toString());
-                session.rollback();
-                return false;
-            }
-            try {
-                session.commit();
-                committed = true;
-            } catch (JMSException e) {
-                // the broker rolled the transaction back (a duplicate id in it, a full address): all redelivered. If
-                // the connection was lost during the commit its outcome is unknown: the messages come again either
-                // way, and their duplicate ids keep the copies single, but the ledger steps of this batch are dropped.
-                LOG.warn("Commit of a batch of {} message(s) from {} failed, they are redelivered: {}", processed,
-                        getEndpoint().getQueue(), e.toString());
-                rollbackQuietly(session);
-                return false;
-            }
-        } finally {
-            TransactionSynchronizationManager.unbindResource(factory);
-            if (!committed) {
-                // rolled back, its commit failed, or the session failed under it: nothing in it was accepted
-                runAll(afterRollback, "after-rollback");
-            }
+            // a failed commit: the broker redelivers them all
+            return transaction.commit(batch(processed));
         }
-        runAll(afterCommit, "after-commit");
-        return true;
     }
 
-    private static void runAll(List<Runnable> actions, String what) {
-        for (Runnable action : actions) {
-            try {
-                action.run();
-            } catch (RuntimeException e) {
-                LOG.warn("An {} step failed: {}", what, e.toString());
-            }
-        }
+    private String batch(int messages) {
+        return "a batch of " + messages + " message(s) from " + getEndpoint().getQueue();
     }
+
 }
