@@ -40,6 +40,8 @@ class DeliveryGuaranteesTest {
     /** Per agent queue: how many sends to it fail before one succeeds. */
     static final Map<String, AtomicInteger> SEND_FAILURES_LEFT = new ConcurrentHashMap<>();
     static final Map<String, AtomicInteger> SEND_ATTEMPTS = new ConcurrentHashMap<>();
+    /** Ids of REST requests whose shared transaction is made to roll back. */
+    static final java.util.Set<String> FAIL_REST_BATCH = ConcurrentHashMap.newKeySet();
 
     @BeforeAll
     static void start() throws Exception {
@@ -66,6 +68,13 @@ class DeliveryGuaranteesTest {
                 }
             });
         });
+        // a REST request whose shared transaction must not commit: its batch is rolled back, and it is tried alone
+        AdviceWith.adviceWith(broker.context(), "rest-message-path", route -> route.weaveAddLast().process(exchange -> {
+            if (exchange.getProperty(org.mas.broker.MasNames.PROPERTY_BEFORE_COMMIT) != null
+                    && FAIL_REST_BATCH.contains(exchange.getIn().getHeader("mas_id", String.class))) {
+                exchange.setRollbackOnly(true);
+            }
+        }));
         AdviceWith.adviceWith(broker.context(), "deliver-to-agent-queues", route -> route
                 .interceptSendToEndpoint("jms*")
                 .when(exchange -> SEND_FAILURES_LEFT.containsKey(exchange.getIn().getHeader("mas_target", String.class)))
@@ -128,13 +137,18 @@ class DeliveryGuaranteesTest {
                 .containsExactly("accepted", "queued"));
     }
 
-    /** REST (like a JMS redelivery) sends copy by copy through the route, each send retried on its own. */
+    /**
+     * A REST request whose shared transaction cannot commit is tried again alone, and then (like a JMS redelivery) sends
+     * copy by copy through the route, each send retried on its own.
+     */
     @Test
     void aFailedSendIsRetriedThenSucceedsOnce() throws Exception {
         String agent = Envelopes.uniqueAgent("flaky");
+        String id = "flaky-" + agent;
         SEND_FAILURES_LEFT.put("mas.agent." + agent, new AtomicInteger(2));
+        FAIL_REST_BATCH.add(id);
 
-        assertThat(broker.postMessage(Envelopes.to("a", agent)).statusCode()).isEqualTo(202);
+        assertThat(broker.postMessage(Envelopes.withId(id, "a", agent)).statusCode()).isEqualTo(202);
 
         // 202 comes once the copy is on its queue: every send attempt is over
         assertThat(SEND_ATTEMPTS.get("mas.agent." + agent)).hasValue(3);
