@@ -7,6 +7,7 @@ import * as deadLetters from './pages/deadletters.js';
 import * as message from './pages/message.js';
 import * as routing from './pages/routing.js';
 import {stats} from './stats.js';
+import {scopes} from './scopes.js';
 
 const pages = {overview, queues, dlq: deadLetters, message, routing};
 const main = document.getElementById('main');
@@ -70,6 +71,7 @@ document.getElementById('sign-in-form').addEventListener('submit', async event =
     // any call that needs a key tells whether the broker takes it: 401 no; 403 yes (it lacks 'read')
     await api('GET', '/api/stats', undefined, key).catch(e => { if (e.status !== 403) throw e; });
     setApiKey(key);
+    scopes.forget();
     input.value = '';
     if (!location.hash || location.hash === '#/') location.hash = '#/overview'; else showPage();
   } catch (e) {

@@ -13,4 +13,8 @@ export const scopes = {
       sessionStorage.setItem(STORE, [...lacking].join(','));
     }
   },
+  /** Another key signs in (or this one again, after the broker dropped it): what the last one lacked no longer holds. */
+  forget() {
+    sessionStorage.removeItem(STORE);
+  },
 };

@@ -39,7 +39,7 @@ export function timelineTable(status) {
   return h('div', {class: 'scroll'}, h('table', {id: 'timeline-table'},
     h('thead', {}, h('tr', {}, ['at', 'event', 'recipient', 'attempt', 'by', 'detail'].map(t => h('th', {}, t)))),
     h('tbody', {}, (status.timeline || []).map(e => h('tr', {},
-      h('td', {}, fmtTime(e.at)), h('td', {}, statusBadge(e.event)), h('td', {}, e.agent || ''),
+      h('td', {}, fmtTime(e.at)), h('td', {}, statusBadge(e.event)), h('td', {class: 'id'}, e.agent || ''),
       h('td', {class: 'num'}, e.attempt || ''), h('td', {}, e.actor || ''), h('td', {}, e.detail || ''))))));
 }
 
@@ -47,7 +47,7 @@ export function recipientsTable(status) {
   return h('div', {class: 'scroll'}, h('table', {id: 'recipients-table'},
     h('thead', {}, h('tr', {}, ['recipient', 'status', 'attempts', 'ack', 'updated', 'detail'].map(t => h('th', {}, t)))),
     h('tbody', {}, (status.recipients || []).map(r => h('tr', {'data-agent': r.agent},
-      h('td', {}, r.agent), h('td', {}, statusBadge(r.status)), h('td', {class: 'num'}, r.attempts ?? ''),
+      h('td', {class: 'id'}, r.agent), h('td', {}, statusBadge(r.status)), h('td', {class: 'num'}, r.attempts ?? ''),
       h('td', {}, r.requires_ack ? 'required' : ''), h('td', {}, fmtTime(r.updated_at)), h('td', {}, r.detail || ''))))));
 }
 

@@ -82,7 +82,7 @@ function drawList(list, state, open, load) {
       h('tbody', {}, state.items.map(item => h('tr', {'data-id': item.id,
         class: state.open && state.open.id === item.id && state.open.target === item.target ? 'selected' : null},
         h('td', {}, h('button', {type: 'button', class: 'link open-dlq', onclick: () => open(item)}, item.id)),
-        h('td', {}, item.agent || item.target || ''), h('td', {class: 'reason'}, item.reason || ''),
+        h('td', {class: 'id'}, item.agent || item.target || ''), h('td', {class: 'reason'}, item.reason || ''),
         h('td', {class: 'num'}, item.attempts ?? ''), h('td', {}, fmtTime(item.dead_lettered_at))))))));
 }
 

@@ -34,9 +34,9 @@ async function search(result, field, value) {
       messages.length === 0 ? null : h('div', {class: 'scroll'}, h('table', {id: 'search-results'},
         h('thead', {}, h('tr', {}, ['id', 'from', 'type', 'accepted', 'recipients'].map(t => h('th', {}, t)))),
         h('tbody', {}, messages.map(m => h('tr', {},
-          h('td', {}, h('a', {href: '#/message/' + encodeURIComponent(m.id)}, m.id)), h('td', {}, m.from_agent),
+          h('td', {class: 'id'}, h('a', {href: '#/message/' + encodeURIComponent(m.id)}, m.id)), h('td', {class: 'id'}, m.from_agent),
           h('td', {}, m.message_type), h('td', {}, fmtTime(m.accepted_at)),
-          h('td', {}, (m.recipients || []).map(r => typeof r === 'string' ? h('span', {class: 'badge'}, r)
+          h('td', {class: 'id'}, (m.recipients || []).map(r => typeof r === 'string' ? h('span', {class: 'badge'}, r)
             : h('span', {class: 'recipient'}, r.agent, ' ', statusBadge(r.status))))))))));
   } catch (e) {
     replace(result, e.unsupported

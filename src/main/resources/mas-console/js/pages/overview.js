@@ -110,7 +110,7 @@ async function showAlerts(box) {
       : h('div', {class: 'scroll'}, h('table', {id: 'alerts-table'},
         h('thead', {}, h('tr', {}, ['alert', 'severity', 'subject', 'value', 'threshold', 'since'].map(t => h('th', {}, t)))),
         h('tbody', {}, active.map(a => h('tr', {class: 'severity-' + String(a.severity).replace(/\W/g, '')},
-          h('td', {}, a.alert), h('td', {}, a.severity), h('td', {}, a.subject), h('td', {class: 'num'}, fmtNumber(a.value)),
+          h('td', {}, a.alert), h('td', {}, a.severity), h('td', {class: 'id'}, a.subject), h('td', {class: 'num'}, fmtNumber(a.value)),
           h('td', {class: 'num'}, fmtNumber(a.threshold)), h('td', {}, fmtTime(a.at))))))));
   } catch (e) {
     replace(box, title, errorBox(e, 'GET /api/alerts'));
@@ -124,7 +124,7 @@ async function showQueues(box) {
     const queues = [...(body.queues || [])].sort((a, b) => b.depth - a.depth || a.name.localeCompare(b.name)).slice(0, 8);
     replace(box, title, h('div', {class: 'scroll'}, h('table', {id: 'top-queues-table'},
       h('thead', {}, h('tr', {}, h('th', {}, 'queue'), h('th', {class: 'num'}, 'depth'), h('th', {class: 'num'}, 'consumers'))),
-      h('tbody', {}, queues.map(q => h('tr', {}, h('td', {}, q.name), h('td', {class: 'num'}, fmtNumber(q.depth, 0)),
+      h('tbody', {}, queues.map(q => h('tr', {}, h('td', {class: 'id'}, q.name), h('td', {class: 'num'}, fmtNumber(q.depth, 0)),
         h('td', {class: 'num'}, fmtNumber(q.consumers, 0))))))),
     h('p', {}, h('a', {href: '#/queues'}, 'All queues →')));
   } catch (e) {

@@ -78,7 +78,7 @@ function drawTable(box, rows, threshold, refresh) {
   replace(box, h('table', {id: 'queues-table'},
     h('thead', {}, h('tr', {}, header, h('th', {}, 'actions'))),
     h('tbody', {}, sorted.map(q => h('tr', {class: q.backlog ? 'backlog' : null, 'data-queue': q.name},
-      COLUMNS.map(([key, , numeric]) => h('td', {class: numeric ? 'num' : null},
+      COLUMNS.map(([key, , numeric]) => h('td', {class: numeric ? 'num' : key === 'name' ? 'id' : null},
         numeric ? fmtNumber(q[key], key.endsWith('Rate') ? 1 : 0) : q[key])),
       h('td', {class: 'row-actions'},
         q.kind !== 'broker' ? h('button', {type: 'button', class: 'purge', disabled: !operate, title: why,

@@ -25,11 +25,18 @@ import org.apache.camel.builder.RouteBuilder;
 import org.apache.camel.builder.RouteConfigurationBuilder;
 import org.apache.camel.model.BeanDefinition;
 import org.apache.camel.model.ChoiceDefinition;
+import org.apache.camel.model.DynamicRouterDefinition;
+import org.apache.camel.model.EnrichDefinition;
+import org.apache.camel.model.KameletDefinition;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.OptionalIdentifiedDefinition;
 import org.apache.camel.model.OtherwiseDefinition;
 import org.apache.camel.model.OutputNode;
+import org.apache.camel.model.PollDefinition;
+import org.apache.camel.model.PollEnrichDefinition;
+import org.apache.camel.model.RecipientListDefinition;
 import org.apache.camel.model.RouteDefinition;
+import org.apache.camel.model.RoutingSlipDefinition;
 import org.apache.camel.model.SendDefinition;
 import org.apache.camel.model.ToDynamicDefinition;
 import org.apache.camel.model.WhenDefinition;
@@ -327,12 +334,24 @@ public class RoutingRules extends ServiceSupport {
                     : node instanceof ToDynamicDefinition dynamic ? dynamic.getUri() : null;
             boolean followingStep = node instanceof BeanDefinition bean && (("recipients".equals(bean.getRef())
                     && bean.getMethod() != null && bean.getMethod().startsWith("requireAny")) || "backlog".equals(bean.getRef()));
+            String where = node.getLineNumber() > 0 ? " (line " + node.getLineNumber() + ")" : "";
             if ((uri != null && uri.startsWith("direct:deliver")) || followingStep) {
-                problems.add("remove the step " + node + (node.getLineNumber() > 0 ? " (line " + node.getLineNumber() + ")" : "")
-                        + ": it follows the rules, in routes/routing/accept.yaml, and would run twice");
+                problems.add("remove the step " + node + where + ": it follows the rules, in routes/routing/accept.yaml, and would run twice");
+            } else if (sends(node)) {
+                // the dry-run (POST /api/routing/test) runs the rules as they are: a step that sent would send from it too
+                problems.add("remove the step " + node + where + ": the rules only change the recipients and send nothing "
+                        + "(the delivery follows them, in routes/routing/accept.yaml; a dry-run runs them too)");
             }
         });
         return problems;
+    }
+
+    /** A step that hands the message to an endpoint (to, toD, wireTap, enrich, recipientList, ...). */
+    private static boolean sends(OptionalIdentifiedDefinition<?> node) {
+        return node instanceof SendDefinition<?> || node instanceof ToDynamicDefinition || node instanceof EnrichDefinition
+                || node instanceof PollEnrichDefinition || node instanceof RecipientListDefinition<?>
+                || node instanceof RoutingSlipDefinition<?> || node instanceof DynamicRouterDefinition<?>
+                || node instanceof PollDefinition || node instanceof KameletDefinition;
     }
 
     private static void walk(List<? extends OptionalIdentifiedDefinition<?>> nodes,

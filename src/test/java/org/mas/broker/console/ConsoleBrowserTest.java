@@ -25,6 +25,7 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.Select;
 
 import org.mas.broker.support.Envelopes;
+import org.mas.broker.support.RoutesCopy;
 import org.mas.broker.support.RunningBroker;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -40,10 +41,24 @@ class ConsoleBrowserTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    static final String VIEWER_KEY = "console-viewer-key-0123";
+    /** The broker's routes, from a copy whose rules file a test edits (the file watch off: the page reloads it). */
+    static final RoutesCopy ROUTES;
+    static {
+        try {
+            ROUTES = RoutesCopy.of(Files.createTempDirectory("mas-console-routes"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     // a small queue_size, evaluated every second, so a test's queue backs up and raises its alert at once
     @RegisterExtension
     static final RunningBroker broker = RunningBroker.perTestClass(Map.of(
-            "MESSAGE_BROKER_ALERT_THRESHOLDS_QUEUE_SIZE", "3", "MESSAGE_BROKER_ROUTING_INTERVAL", "1"));
+            "MESSAGE_BROKER_ALERT_THRESHOLDS_QUEUE_SIZE", "3", "MESSAGE_BROKER_ROUTING_INTERVAL", "1",
+            // the operator's key (every scope) and a viewer's, which may look but not act
+            "MESSAGE_BROKER_API_KEYS", "[\"" + RunningBroker.API_KEY + "\", {\"name\": \"viewer\", \"key\": \"" + VIEWER_KEY
+                    + "\", \"scopes\": [\"read\"]}]"), ROUTES.properties(0));
 
     private static ChromeDriver driver;
     private static Path profile;
@@ -223,6 +238,40 @@ class ConsoleBrowserTest {
     }
 
     @Test
+    void theRoutingPageShowsTheRulesInForceAFailedReloadAndReloads() throws Exception {
+        String shipped = RoutesCopy.shippedWith("");
+        try {
+            signIn();
+            go("#/routing");
+            wait(ExpectedConditions.textToBePresentInElementLocated(By.id("routing-up-to-date"), "the same as the rules in force"));
+
+            // a broken file: the reload fails, the page says why and that the rules in force stay
+            ROUTES.writeRules(shipped + "\n  - [unclosed\n");
+            wait(ExpectedConditions.elementToBeClickable(By.id("routing-reload"))).click();
+            wait(ExpectedConditions.elementToBeClickable(By.id("confirm-ok"))).click();
+            WebElement failed = wait(ExpectedConditions.visibilityOfElementLocated(By.id("routing-last-error")));
+            assertThat(failed.getText()).contains("failed to load").contains("routing-rules.yaml has an error")
+                    .contains("stay in force");
+            assertThat(driver.findElement(By.id("notice")).getText()).contains("Reload failed").contains("has an error");
+            assertThat(driver.findElement(By.id("routing-up-to-date")).getText()).contains("changed since");
+            Browser.screenshot(driver, "routing-reload-failed", false);
+
+            // a good change: reloaded, the error gone
+            ROUTES.writeRules(RoutesCopy.shippedWith(RoutesCopy.rule("console-copy",
+                    "${exchangeProperty.envelope.payload[console]} == 'copy'", "add(*, 'console-auditor')")));
+            driver.findElement(By.id("routing-reload")).click();
+            wait(ExpectedConditions.elementToBeClickable(By.id("confirm-ok"))).click();
+            wait(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"), "Rules reloaded"));
+            wait(ExpectedConditions.textToBePresentInElementLocated(By.id("routing-up-to-date"), "the same as the rules in force"));
+            assertThat(driver.findElements(By.id("routing-last-error"))).isEmpty();
+        } finally {
+            ROUTES.writeRules(shipped);
+            assertThat(broker.post("/api/routing/reload", RunningBroker.API_KEY, "application/json", "").statusCode())
+                    .isEqualTo(200);
+        }
+    }
+
+    @Test
     void everyPageFitsAPhoneSizedScreen() throws Exception {
         signIn();
         driver.manage().window().setSize(Browser.PHONE);
@@ -239,6 +288,60 @@ class ConsoleBrowserTest {
             assertThat(driver.findElement(By.cssSelector("#nav a[data-page=" + page + "]")).isDisplayed()).isTrue();
             Browser.screenshot(driver, page + "-phone", false);
         }
+    }
+
+    @Test
+    void aLongAgentIdWrapsInsteadOfWideningTheQueuesTable() throws Exception {
+        String agent = Envelopes.uniqueAgent("long") + "-" + "x".repeat(200); // agent ids may be 256 characters long
+        assertThat(broker.postMessage(Envelopes.to("planner", agent)).statusCode()).isEqualTo(202);
+        signIn();
+        go("#/queues");
+        By row = By.cssSelector("#queues-table tr[data-queue='mas.agent." + agent + "']");
+        wait(ExpectedConditions.presenceOfElementLocated(row));
+        Browser.screenshot(driver, "queues-long-agent-id", false);
+        // the table fits its box, so the depth and the actions of every row are on the screen
+        Number overflow = (Number) script("const box = document.getElementById('queues-table-box');"
+                + "return box.scrollWidth - box.clientWidth");
+        assertThat(overflow.intValue()).as("horizontal overflow of the queues table").isLessThanOrEqualTo(0);
+        Number right = (Number) script("return arguments[0].querySelector('button.purge').getBoundingClientRect().right"
+                + " - window.innerWidth", driver.findElement(row));
+        assertThat(right.intValue()).as("the row's purge button is on the screen").isLessThanOrEqualTo(0);
+    }
+
+    @Test
+    void aKeyThatLackedOperateLeavesTheNextKeysActionsEnabled() throws Exception {
+        String agent = Envelopes.uniqueAgent("scopes");
+        assertThat(broker.postMessage(Envelopes.to("planner", agent)).statusCode()).isEqualTo(202);
+        By purge = By.cssSelector("#queues-table tr[data-queue='mas.agent." + agent + "'] button.purge");
+
+        // the viewer's key is refused a purge: the buttons that need 'operate' are disabled, with the reason
+        open("");
+        driver.findElement(By.id("api-key")).sendKeys(VIEWER_KEY);
+        driver.findElement(By.id("sign-in-button")).click();
+        wait(ExpectedConditions.visibilityOfElementLocated(By.id("page-overview")));
+        go("#/queues");
+        click(By.cssSelector("#queues-table tr[data-queue='mas.agent." + agent + "']"), "button.purge");
+        wait(ExpectedConditions.elementToBeClickable(By.id("confirm-ok"))).click();
+        wait(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"), "lacks the scope 'operate'"));
+        wait(d -> !d.findElement(purge).isEnabled());
+        assertThat(broker.depth("mas.agent." + agent)).isEqualTo(1);
+
+        // the broker stops taking that key (replaced in its configuration): the console signs out with the reason
+        script("sessionStorage.setItem('mas.console.apiKey', 'console-viewer-key-removed')");
+        go("#/overview");
+        wait(ExpectedConditions.textToBePresentInElementLocated(By.id("sign-in-error"), "no longer takes this API key"));
+
+        // the operator signs in in the same tab: what the viewer's key lacked does not hold for this one
+        driver.findElement(By.id("api-key")).sendKeys(RunningBroker.API_KEY);
+        driver.findElement(By.id("sign-in-button")).click();
+        wait(ExpectedConditions.visibilityOfElementLocated(By.id("page-overview")));
+        go("#/queues");
+        wait(ExpectedConditions.presenceOfElementLocated(purge));
+        assertThat(driver.findElement(purge).isEnabled()).as("purge for the operator's key").isTrue();
+        click(By.cssSelector("#queues-table tr[data-queue='mas.agent." + agent + "']"), "button.purge");
+        wait(ExpectedConditions.elementToBeClickable(By.id("confirm-ok"))).click();
+        wait(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"), "Purged 1 message(s)"));
+        await().until(() -> broker.depth("mas.agent." + agent) == 0);
     }
 
     // ---- helpers

@@ -115,6 +115,8 @@ class RoutingReloadTest {
         ROUTES.writeRules(good);
         assertThat(reload(broker, RunningBroker.API_KEY).statusCode()).isEqualTo(200);
         String goodChecksum = sha256(ROUTES.rulesFile());
+        String addOps = "method: \"add(*, 'ops-" + tag + "')\"\n";
+        assertThat(good).contains(addOps);
 
         Map<String, String> broken = Map.of(
                 "a Simple expression that does not parse", good.replace("== '" + tag + "'", "== '" + tag + "' && ${"),
@@ -125,7 +127,11 @@ class RoutingReloadTest {
                 "the rules route before routing-rules.yaml had its own route (from direct:route)",
                 good.replace("uri: direct:routing-rules", "uri: direct:route"),
                 "an empty file", "",
-                "the steps that follow the rules", good + FOLLOWING_STEPS);
+                "the steps that follow the rules", good + FOLLOWING_STEPS,
+                // the dry-run runs the rules as they are: a step that sent would send from POST /api/routing/test too
+                "a rule that sends (to)", good.replace(addOps, addOps + "                  - to: \"seda:side-" + tag + "\"\n"),
+                "a rule that sends (wireTap)", good.replace(addOps, addOps
+                        + "                  - wireTap:\n                      uri: \"seda:tap-" + tag + "\"\n"));
         int n = 0;
         for (Map.Entry<String, String> change : broken.entrySet()) {
             ROUTES.writeRules(change.getValue());
@@ -159,6 +165,11 @@ class RoutingReloadTest {
         ROUTES.writeRules(broken.get("the steps that follow the rules"));
         assertThat(reload(broker, RunningBroker.API_KEY).body()).contains("remove the step Bean[ref:recipients method:requireAny]")
                 .containsIgnoringCase("remove the step To[direct:deliver]");
+        ROUTES.writeRules(broken.get("a rule that sends (to)"));
+        assertThat(reload(broker, RunningBroker.API_KEY).body()).containsIgnoringCase("remove the step To[seda:side-" + tag + "] (line ")
+                .contains("the rules only change the recipients and send nothing");
+        ROUTES.writeRules(broken.get("a rule that sends (wireTap)"));
+        assertThat(reload(broker, RunningBroker.API_KEY).body()).containsIgnoringCase("remove the step WireTap[seda:tap-" + tag + "]");
 
         // back to the file in force: nothing to load, and the error is gone
         ROUTES.writeRules(good);
