@@ -59,7 +59,7 @@ export async function showMessage(result, id) {
 export function messageView(status) {
   const m = status.message || {};
   const facts = [['id', status.id], ['from', m.from_agent], ['type', m.message_type], ['priority', m.priority],
-    ['requires ack', m.requires_ack ? 'yes' : 'no'], ['correlation_id', m.correlation_id], ['ingress', m.ingress],
+    ['requires ack', m.requires_ack ? 'yes' : 'no'], ['correlation_id', m.correlation_id], ['conversation_id', m.conversation_id], ['ingress', m.ingress],
     ['accepted', fmtTime(m.accepted_at)]].filter(([, v]) => v !== undefined && v !== null && v !== '');
   return [
     h('section', {class: 'card', id: 'message-summary'}, h('h2', {}, 'Message ' + status.id),

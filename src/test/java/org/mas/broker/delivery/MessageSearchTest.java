@@ -86,6 +86,11 @@ class MessageSearchTest {
         assertThat(request.path("recipients").get(0).path("requires_ack").asBoolean()).isTrue();
         JsonNode response = messages.stream().filter(m -> m.path("id").asText().equals(answered)).findFirst().orElseThrow();
         assertThat(response.path("correlation_id").asText()).isEqualTo(asked);
+        // the message's own status answer carries its conversation too
+        JsonNode status = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                broker.get("/api/messages/" + answered, RunningBroker.API_KEY).body());
+        assertThat(status.path("message").path("conversation_id").asText()).isEqualTo(conversation);
+        assertThat(status.path("message").path("correlation_id").asText()).isEqualTo(asked);
         // and by its correlation id, the answer to the request
         assertThat(list(search("correlation_id=" + asked, 200).path("messages"))).extracting(m -> m.path("id").asText())
                 .containsExactly(answered);

@@ -535,12 +535,12 @@ public class DeliveryLedger extends ServiceSupport {
         MessageStatus.Message message = null;
         try (Connection c = databases.messages().getConnection();
              PreparedStatement q = c.prepareStatement("SELECT from_agent, message_type, priority, requires_ack, "
-                     + "correlation_id, ingress, accepted_at FROM messages WHERE id = ?")) {
+                     + "correlation_id, conversation_id, ingress, accepted_at FROM messages WHERE id = ?")) {
             q.setString(1, messageId);
             try (ResultSet r = q.executeQuery()) {
                 if (r.next()) {
                     message = new MessageStatus.Message(r.getString(1), r.getString(2), r.getInt(3), r.getBoolean(4),
-                            r.getString(5), r.getString(6), r.getTimestamp(7).toInstant().toString());
+                            r.getString(5), r.getString(6), r.getString(7), r.getTimestamp(8).toInstant().toString());
                 }
             }
         }

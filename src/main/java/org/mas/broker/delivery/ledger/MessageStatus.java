@@ -11,7 +11,8 @@ public record MessageStatus(String id, Message message, List<Recipient> recipien
 
     public record Message(@JsonProperty("from_agent") String fromAgent, @JsonProperty("message_type") String messageType,
                           int priority, @JsonProperty("requires_ack") boolean requiresAck,
-                          @JsonProperty("correlation_id") String correlationId, String ingress,
+                          @JsonProperty("correlation_id") String correlationId,
+                          @JsonProperty("conversation_id") String conversationId, String ingress,
                           @JsonProperty("accepted_at") String acceptedAt) {
     }
 
