@@ -211,7 +211,10 @@ public final class RouterBenchmark {
                 if (sections.contains("e")) {
                     boolean ledgerOn = !Boolean.getBoolean("bench.latency-without-ledger");
                     double rate = withLedger.rate() / 10;
-                    int samples = Math.max(1_000, count / 10);
+                    // count / 10 messages per run (at least 1,000), but no run longer than about wrk's seconds (at
+                    // least 4 s): on a busy machine c's rate, and so this one, is low; never under 300 samples
+                    int seconds = Math.max(4, wrkSeconds);
+                    int samples = (int) Math.max(300, Math.min(Math.max(1_000, count / 10), rate * seconds));
                     section(String.format(Locale.ROOT, "e. end-to-end latency at 10%% of the rate measured in c (%.0f msg/s), "
                             + "%d messages per round, raw Artemis and the router alternately", rate, samples));
                     ledger.setRecording(ledgerOn);
@@ -221,9 +224,9 @@ public final class RouterBenchmark {
                     List<Double> routedP99 = new ArrayList<>();
                     List<Double> routedP50 = new ArrayList<>();
                     for (int r = 1; r <= Rounds.COUNT; r++) {
-                        latency(connection, "bench.raw", "bench.raw", rate, Math.max(200, samples / 10)); // warm-up
+                        latency(connection, "bench.raw", "bench.raw", rate, Math.max(100, samples / 10)); // warm-up
                         Histogram rawRound = latency(connection, "bench.raw", "bench.raw", rate, samples);
-                        latency(connection, "mas.inbound", SINK, rate, Math.max(200, samples / 10)); // warm-up
+                        latency(connection, "mas.inbound", SINK, rate, Math.max(100, samples / 10)); // warm-up
                         Histogram routed = latency(connection, "mas.inbound", SINK, rate, samples);
                         allRaw.add(rawRound);
                         allRouted.add(routed);
