@@ -67,7 +67,7 @@ public final class AckBenchmark {
             try (Connection connection = factory.createConnection()) {
                 connection.start();
                 String ackSized = ack("bench-0000000000-raw", "processed");
-                int rawCount = Math.max(count, 10_000); // a rate over well under a second would be noise
+                int rawCount = Math.max(count, 5_000); // a rate over well under a second would be noise
                 int warm = Math.max(200, count / 10);
                 System.out.printf("%n== h. acknowledgments: %d per path and round, ledger on, ack_timeout 60 s; mas.acks: one "
                         + "transacted consumer; REST: %d clients (java.net.http, in this process); raw Artemis: %d "

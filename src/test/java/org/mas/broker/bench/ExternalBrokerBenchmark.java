@@ -32,7 +32,8 @@ import static org.awaitility.Awaitility.await;
  * generator (one JMS producer, one consumer, as in section a). In {@link Rounds#COUNT} rounds: raw Artemis
  * (producer -> queue -> consumer against that broker), the routed path (mas.inbound -> router -> agent queue), raw
  * again, ...; over each measured window the CPU time of each process is read from /proc/&lt;pid&gt;/stat
- * (utime + stime, the process and its descendants) and divided by the messages moved.
+ * (utime + stime; the broker's and the router's with their descendants, if any) and divided by the messages moved.
+ * The load generator's figure includes its own JIT compilation, which on a busy machine goes on for minutes.
  * Not a test: bench/run runs it. Arguments: messages per path and round (default 50,000), the Artemis home (default
  * target/apache-artemis-2.56.0), the router jar (default target/mas-message-broker.jar).
  */
@@ -80,9 +81,9 @@ public final class ExternalBrokerBenchmark {
                 String envelope = RouterBenchmark.envelope("x".repeat(860));
                 long[] pids = {broker.pid(), router.pid(), ProcessHandle.current().pid()};
 
-                // a first warm-up of both paths (the three JITs, journal files, queues created)
-                RouterBenchmark.throughput(connection, "bench.raw", "bench.raw", envelope, count / 2);
-                RouterBenchmark.throughput(connection, "mas.inbound", SINK, envelope, count / 2);
+                // a first warm-up of both paths (three fresh JVMs to compile, journal files, queues created)
+                RouterBenchmark.throughput(connection, "bench.raw", "bench.raw", envelope, count);
+                RouterBenchmark.throughput(connection, "mas.inbound", SINK, envelope, count);
 
                 List<Measured> raws = new ArrayList<>();
                 Rounds.Series routed = new Rounds.Series();
@@ -115,7 +116,7 @@ public final class ExternalBrokerBenchmark {
                         + "%5.0f us, router (idle) %4.0f us (medians of %d measurements)%n", rawRate, rawBroker, rawLoad,
                         rawRouterIdle, raws.size());
                 System.out.printf("router jar, ledger on    %8.0f msg/s; CPU per message: broker %5.0f us, router %5.0f us, "
-                        + "load generator %5.0f us (medians of %d rounds)%n", routed.rate(), routeBroker, routeRouter,
+                        + "load generator %5.0f us (medians of %d round(s))%n", routed.rate(), routeBroker, routeRouter,
                         routeLoad, routed.size());
                 System.out.printf("the broker's CPU per routed message is %.2fx its CPU per raw message (a routed message "
                         + "passes through it twice: mas.inbound, then the agent queue)%n", routeBroker / rawBroker);
@@ -183,12 +184,14 @@ public final class ExternalBrokerBenchmark {
     }
 
     private static void snapshot(long[] pids, AtomicLongArray into, int offset) {
+        long self = ProcessHandle.current().pid();
         for (int i = 0; i < pids.length; i++) {
-            into.set(offset + i, cpuTicks(pids[i]));
+            // this JVM's descendants are the broker and the router: not the load generator's
+            into.set(offset + i, pids[i] == self ? ownTicks(self) : cpuTicks(pids[i]));
         }
     }
 
-    /** utime + stime of the process and its live descendants, in clock ticks. */
+    /** utime + stime of the process and its live descendants (if bin/artemis did not exec its JVM), in clock ticks. */
     static long cpuTicks(long pid) {
         long ticks = ownTicks(pid);
         ProcessHandle handle = ProcessHandle.of(pid).orElse(null);
