@@ -35,8 +35,10 @@ import static org.awaitility.Awaitility.await;
 /**
  * Section h of docs/benchmarks.md: acknowledgments per second, on mas.acks and over REST, valid ones for real
  * requires_ack copies (delivered and taken from the agent's queue first) and valid and stray ones mixed 50/50,
- * against raw Artemis (send + consume of as many ack-sized persistent messages) in the same broker and run; the
- * ledger records every step. Not a test: bench/run runs it. Argument: acknowledgments per path (default 10,000).
+ * against raw Artemis (send + consume of ack-sized persistent messages) in the same broker and run; the ledger records
+ * every step. In {@link Rounds#COUNT} rounds: raw, mas.acks valid and mixed, raw, REST valid and mixed, raw; each ratio
+ * the median of the rounds' ratios against the raw measurements around it. Not a test: bench/run runs it. Argument:
+ * acknowledgments per path and round (default 10,000).
  */
 public final class AckBenchmark {
 
@@ -65,23 +67,55 @@ public final class AckBenchmark {
             try (Connection connection = factory.createConnection()) {
                 connection.start();
                 String ackSized = ack("bench-0000000000-raw", "processed");
-                System.out.printf("%n== h. acknowledgments: %d per path, ledger on, ack_timeout 60 s; mas.acks: one "
-                        + "transacted consumer; REST: %d clients (java.net.http, in this process)%n", count, REST_CLIENTS);
-                RouterBenchmark.throughput(connection, "bench.raw-acks", "bench.raw-acks", ackSized, count); // warm-up
-                RouterBenchmark.Rate raw = RouterBenchmark.throughput(connection, "bench.raw-acks", "bench.raw-acks", ackSized, count);
-                System.out.printf("raw Artemis, %d-byte messages  %s%n", ackSized.length(), raw);
-
-                // warm-up of both ack paths, then the four measured runs
+                int rawCount = Math.max(count, 5_000); // a rate over well under a second would be noise
+                int warm = Math.max(200, count / 10);
+                System.out.printf("%n== h. acknowledgments: %d per path and round, ledger on, ack_timeout 60 s; mas.acks: one "
+                        + "transacted consumer; REST: %d clients (java.net.http, in this process); raw Artemis: %d "
+                        + "%d-byte persistent messages; %d rounds, raw measured before and after each pair of paths, "
+                        + "each measurement after a warm-up%n", count, REST_CLIENTS, rawCount, ackSized.length(),
+                        Rounds.COUNT);
+                RouterBenchmark.throughput(connection, "bench.raw-acks", "bench.raw-acks", ackSized, rawCount); // warm-up
+                // a first warm-up of both ack paths
                 queueAcks(broker, connection, tracker, acks, acked, "w1", Math.min(count, 2_000), false);
                 restAcks(broker, connection, tracker, acked, "w2", Math.min(count, 2_000), false);
-                Run queueValid = queueAcks(broker, connection, tracker, acks, acked, "q", count, false);
-                Run queueMixed = queueAcks(broker, connection, tracker, acks, acked, "qm", count, true);
-                Run restValid = restAcks(broker, connection, tracker, acked, "r", count, false);
-                Run restMixed = restAcks(broker, connection, tracker, acked, "rm", count, true);
-                print("mas.acks, valid          ", "acks_queue", queueValid, raw);
-                print("mas.acks, 50% stray      ", "acks_queue_mixed", queueMixed, raw);
-                print("REST, valid              ", "acks_rest", restValid, raw);
-                print("REST, 50% stray          ", "acks_rest_mixed", restMixed, raw);
+                List<RouterBenchmark.Rate> raws = new ArrayList<>();
+                Rounds.Series queueValid = new Rounds.Series();
+                Rounds.Series queueMixed = new Rounds.Series();
+                Rounds.Series restValid = new Rounds.Series();
+                Rounds.Series restMixed = new Rounds.Series();
+                for (int r = 1; r <= Rounds.COUNT; r++) {
+                    RouterBenchmark.Rate before = raw(connection, ackSized, rawCount, r, raws);
+                    queueAcks(broker, connection, tracker, acks, acked, "wq" + r, warm, false);
+                    Run qv = queueAcks(broker, connection, tracker, acks, acked, "q" + r, count, false);
+                    Run qm = queueAcks(broker, connection, tracker, acks, acked, "qm" + r, count, true);
+                    print(r, "mas.acks, valid", qv);
+                    print(r, "mas.acks, 50% stray", qm);
+                    RouterBenchmark.Rate after = raw(connection, ackSized, rawCount, r, raws);
+                    double baseline = Rounds.around(before.perSecond(), after.perSecond());
+                    queueValid.add(qv.perSecond, baseline, qv.cpuMicros);
+                    queueMixed.add(qm.perSecond, baseline, qm.cpuMicros);
+
+                    before = after;
+                    restAcks(broker, connection, tracker, acked, "wr" + r, warm, false);
+                    Run rv = restAcks(broker, connection, tracker, acked, "r" + r, count, false);
+                    Run rm = restAcks(broker, connection, tracker, acked, "rm" + r, count, true);
+                    print(r, "REST, valid", rv);
+                    print(r, "REST, 50% stray", rm);
+                    after = raw(connection, ackSized, rawCount, r, raws);
+                    baseline = Rounds.around(before.perSecond(), after.perSecond());
+                    restValid.add(rv.perSecond, baseline, rv.cpuMicros);
+                    restMixed.add(rm.perSecond, baseline, rm.cpuMicros);
+                }
+                List<Double> rawRates = raws.stream().map(RouterBenchmark.Rate::perSecond).toList();
+                System.out.printf("raw Artemis, %d-byte messages  %8.0f msg/s, process CPU %5.0f us/msg (medians of %d "
+                                + "measurements; rate min %s max %s)%n", ackSized.length(), Rounds.median(rawRates),
+                        Rounds.median(raws.stream().map(RouterBenchmark.Rate::cpuMicrosPerMessage).toList()), raws.size(),
+                        Rounds.n(rawRates.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN)),
+                        Rounds.n(rawRates.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN)));
+                summary("mas.acks, valid          ", "acks_jms_vs_raw", queueValid);
+                summary("mas.acks, 50% stray      ", "acks_jms_mixed_vs_raw", queueMixed);
+                summary("REST, valid              ", "acks_rest_vs_raw", restValid);
+                summary("REST, 50% stray          ", "acks_rest_mixed_vs_raw", restMixed);
             } finally {
                 factory.close();
             }
@@ -91,10 +125,25 @@ public final class AckBenchmark {
     record Run(double perSecond, double cpuMicros) {
     }
 
-    private static void print(String label, String name, Run run, RouterBenchmark.Rate raw) {
-        System.out.printf("%s %8.0f acks/s, process CPU %5.0f us/ack%n", label, run.perSecond, run.cpuMicros);
-        System.out.printf("RATIO %s=%.2f (%.0f acks/s, raw Artemis %.0f msg/s)%n", name, run.perSecond / raw.perSecond(),
-                run.perSecond, raw.perSecond());
+    private static RouterBenchmark.Rate raw(Connection connection, String ackSized, int count, int round,
+                                            List<RouterBenchmark.Rate> raws) throws Exception {
+        RouterBenchmark.Rate raw = RouterBenchmark.measure(connection, "bench.raw-acks", "bench.raw-acks", ackSized,
+                Math.max(1_000, count / 5), count);
+        System.out.printf("%s  %-20s %s%n", Rounds.round(round), "raw", raw);
+        raws.add(raw);
+        return raw;
+    }
+
+    private static void print(int round, String label, Run run) {
+        System.out.printf("%s  %-20s %8.0f acks/s, process CPU %5.0f us/ack%n", Rounds.round(round), label, run.perSecond,
+                run.cpuMicros);
+    }
+
+    private static void summary(String label, String name, Rounds.Series series) {
+        System.out.printf("%s %8.0f acks/s, process CPU %5.0f us/ack (medians of %d rounds; rate min %s max %s)%n", label,
+                series.rate(), series.cpu(), series.size(), Rounds.n(series.minRate()), Rounds.n(series.maxRate()));
+        System.out.printf("RATIO %s=%.2f (%s; %s acks/s, raw Artemis %s msg/s medians)%n", name, series.ratio(),
+                series.spread(), Rounds.n(series.rate()), Rounds.n(series.baseline()));
     }
 
     private static String ack(String id, String status) {
