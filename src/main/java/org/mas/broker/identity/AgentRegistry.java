@@ -75,7 +75,7 @@ public class AgentRegistry implements CapabilityDirectory {
         }
         this.database = database;
         this.bcryptCost = bcryptCost;
-        this.unknownAgentHash = Secrets.hash(Secrets.newSecret(), bcryptCost);
+        this.unknownAgentHash = Secrets.decoyHash(bcryptCost); // what an unknown id is checked against: same bcrypt time
     }
 
     /**

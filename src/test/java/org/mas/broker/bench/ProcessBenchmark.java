@@ -49,15 +49,44 @@ public final class ProcessBenchmark {
         if (nativeDir != null) {
             command.add("-Djava.library.path=" + nativeDir);
         }
+        String jvmArgs = System.getProperty("bench.jvm-args", ""); // e.g. -XX:SharedArchiveFile=..., to compare
+        if (!jvmArgs.isBlank()) {
+            command.addAll(List.of(jvmArgs.trim().split("\\s+")));
+        }
         command.addAll(List.of("-jar", "target/mas-message-broker.jar"));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(dir.resolve("broker.log").toFile());
-        builder.environment().put("MESSAGE_BROKER_DATA_DIR", dir.resolve("data").toString());
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().put("MAS_HTTP_PORT", String.valueOf(httpPort));
         builder.environment().put("MAS_EMBEDDED_BROKER_ACCEPTOR", "tcp://127.0.0.1:" + brokerPort + "?protocols=CORE,AMQP,STOMP");
-        System.out.printf("setup: java -Xmx%s -jar target/mas-message-broker.jar (embedded broker and databases), java %s, "
+        System.out.printf("setup: java -Xmx%s %s-jar target/mas-message-broker.jar (embedded broker and databases), java %s, "
                 + "%d cores; backlog of %d persistent 1 KiB messages on one agent queue%n", maxHeap,
-                System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(), backlog);
+                jvmArgs.isBlank() ? "" : jvmArgs.trim() + " ", System.getProperty("java.version"), Runtime.getRuntime().availableProcessors(), backlog);
+        int launches = Integer.getInteger("bench.startups", 5);
+        System.out.printf("%n== f1. start-up to ready (%d launches with a fresh data dir, %d with an existing one, "
+                + "alternately; each stopped with SIGTERM before the next)%n", launches, launches);
+        Path existing = dir.resolve("existing");
+        List<Startup> fresh = new ArrayList<>();
+        List<Startup> again = new ArrayList<>();
+        readyTime(builder, existing, httpPort, "prepare"); // makes the existing data dir (journal, databases)
+        for (int i = 0; i < launches; i++) {
+            fresh.add(readyTime(builder, dir.resolve("fresh-" + i), httpPort, "fresh " + (i + 1)));
+            again.add(readyTime(builder, existing, httpPort, "existing " + (i + 1)));
+        }
+        String journal = fresh.get(0).journal;
+        Startup freshMedian = median(fresh);
+        Startup existingMedian = median(again);
+        System.out.printf("ready (/observe/health UP) after launch, median of %d [min-max]: fresh data dir %s; existing "
+                + "data dir %s; %s%n", launches, summary(fresh), summary(again), journal);
+        System.out.printf("where the time goes (the median fresh launch, from its log): %s%n", freshMedian.phases);
+        System.out.printf("RATIO startup_vs_3s=%.2f (%.2f s to ready, fresh data dir, median)%n", freshMedian.seconds / 3,
+                freshMedian.seconds);
+        System.out.printf("RATIO startup_existing_vs_3s=%.2f (%.2f s to ready, existing data dir, median)%n",
+                existingMedian.seconds / 3, existingMedian.seconds);
+        if (Boolean.getBoolean("bench.f1-only")) {
+            return;
+        }
+
+        builder.environment().put("MESSAGE_BROKER_DATA_DIR", dir.resolve("data").toString());
+        builder.redirectOutput(dir.resolve("broker.log").toFile());
         long launched = System.nanoTime();
         Process broker = builder.start();
         try {
@@ -65,15 +94,8 @@ public final class ProcessBenchmark {
                 if (!broker.isAlive() || System.nanoTime() - launched > TimeUnit.SECONDS.toNanos(120)) {
                     throw new IllegalStateException("the broker did not become ready; see " + dir.resolve("broker.log"));
                 }
-                TimeUnit.MILLISECONDS.sleep(10); // a poll every 10 ms; spinning would slow the start it measures
+                TimeUnit.MILLISECONDS.sleep(10);
             }
-            double ready = (System.nanoTime() - launched) / 1e9;
-            String journal = Files.readAllLines(dir.resolve("broker.log")).stream()
-                    .filter(l -> l.contains("Embedded Artemis") && l.contains("journal")).findFirst().orElse("");
-            System.out.printf("%n== f1. start-up to ready%nready (/observe/health UP) %.2f s after launch; %s%n", ready,
-                    journal.replaceAll(".*journal ", "journal "));
-            System.out.printf("RATIO startup_vs_3s=%.2f (%.2f s to ready)%n", ready / 3, ready);
-
             System.out.printf("%n== f2. memory with a %d-message backlog%n", backlog);
             Memory idle = memory(broker.pid(), httpPort);
             System.out.printf("idle:               %s%n", idle);
@@ -124,6 +146,97 @@ public final class ProcessBenchmark {
         } finally {
             ChildProcesses.stop(broker, Duration.ofSeconds(60)); // SIGTERM, then SIGKILL after 60 s
         }
+    }
+
+    /** One launch: seconds from launch to health UP, the process's CPU seconds by then, and its log's phases. */
+    record Startup(double seconds, double cpuSeconds, String journal, String phases) {
+    }
+
+    /**
+     * Launches the broker on {@code data}, waits for /observe/health UP (a poll every 10 ms), reads its CPU time and
+     * log, then stops it with SIGTERM and waits for it to be gone.
+     */
+    private static Startup readyTime(ProcessBuilder builder, Path data, int httpPort, String label)
+            throws Exception {
+        Path log = data.resolveSibling(data.getFileName() + ".log");
+        builder.environment().put("MESSAGE_BROKER_DATA_DIR", data.toString());
+        builder.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        Files.writeString(log, "");
+        long launched = System.nanoTime();
+        Process broker = builder.start();
+        Startup startup;
+        try {
+            while (!get(httpPort, "/observe/health").contains("\"UP\"")) {
+                if (!broker.isAlive() || System.nanoTime() - launched > TimeUnit.SECONDS.toNanos(120)) {
+                    throw new IllegalStateException("the broker did not become ready; see " + log);
+                }
+                TimeUnit.MILLISECONDS.sleep(10); // a poll every 10 ms; spinning would slow the start it measures
+            }
+            double ready = (System.nanoTime() - launched) / 1e9;
+            double cpu = cpuSeconds(broker.pid());
+            List<String> lines = Files.readAllLines(log);
+            String journal = lines.stream().filter(l -> l.contains("Embedded Artemis") && l.contains("journal")).findFirst()
+                    .orElse("").replaceAll(".*journal ", "journal ");
+            startup = new Startup(ready, cpu, journal, phases(lines, ready));
+        } finally {
+            if (!ChildProcesses.stop(broker, Duration.ofSeconds(60))) {
+                System.out.printf("(%s: the broker did not stop within 60 s of SIGTERM)%n", label);
+            }
+        }
+        System.out.printf("  %-10s ready in %.2f s, %.2f s CPU%n", label, startup.seconds, startup.cpuSeconds);
+        return startup;
+    }
+
+    private static final Pattern LOG_TIME = Pattern.compile("^(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3}) ");
+
+    /**
+     * The log's milestones, as seconds after the first line (Camel Main starting): the ledger databases ready, the
+     * embedded broker started, the Camel context started; the JVM's own start is what comes before the first line.
+     */
+    static String phases(List<String> lines, double ready) {
+        String[][] milestones = {
+                {"Camel Main", "Apache Camel (Main)"}, {"databases", "Ledger store 'delivery' ready"},
+                {"broker", "Embedded Artemis"}, {"context", ") started in "}};
+        StringBuilder out = new StringBuilder();
+        double first = -1;
+        double last = -1;
+        for (String[] milestone : milestones) {
+            for (String line : lines) {
+                Matcher m = LOG_TIME.matcher(line);
+                if (line.contains(milestone[1]) && m.find()) {
+                    double t = Integer.parseInt(m.group(1)) * 3600 + Integer.parseInt(m.group(2)) * 60
+                            + Integer.parseInt(m.group(3)) + Integer.parseInt(m.group(4)) / 1000.0;
+                    if (first < 0) {
+                        first = t;
+                    }
+                    last = t;
+                    out.append(out.length() == 0 ? "" : ", ").append(milestone[0]).append(" +")
+                            .append(String.format("%.2f", t - first)).append(" s");
+                    break;
+                }
+            }
+        }
+        return out + String.format(" (log lines after the first; ready %.2f s after launch)", ready);
+    }
+
+    private static Startup median(List<Startup> runs) {
+        List<Startup> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(Startup::seconds));
+        return sorted.get(sorted.size() / 2);
+    }
+
+    private static String summary(List<Startup> runs) {
+        double[] seconds = runs.stream().mapToDouble(Startup::seconds).sorted().toArray();
+        double[] cpu = runs.stream().mapToDouble(Startup::cpuSeconds).sorted().toArray();
+        return String.format("%.2f s [%.2f-%.2f] (CPU %.2f s [%.2f-%.2f])", seconds[seconds.length / 2], seconds[0],
+                seconds[seconds.length - 1], cpu[cpu.length / 2], cpu[0], cpu[cpu.length - 1]);
+    }
+
+    /** utime + stime of a process, from /proc (clock ticks of 1/100 s). */
+    private static double cpuSeconds(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
     }
 
     record Memory(double heapMiB, double rssMiB) {
