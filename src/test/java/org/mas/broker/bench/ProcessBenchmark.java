@@ -86,6 +86,8 @@ public final class ProcessBenchmark {
         }
 
         builder.environment().put("MESSAGE_BROKER_DATA_DIR", dir.resolve("data").toString());
+        // f2's producer fills the queue directly, without an agent's credentials (loopback, this run only)
+        builder.environment().put("MESSAGE_BROKER_SECURITY_ALLOW_ANONYMOUS", "true");
         builder.redirectOutput(dir.resolve("broker.log").toFile());
         long launched = System.nanoTime();
         Process broker = builder.start();
