@@ -112,6 +112,8 @@ public final class MasNames {
      * so that a redelivery of the same input gets the same id and Artemis's duplicate detection still works.
      */
     public static final String PROPERTY_DEFAULT_ID = "masDefaultId";
+    /** Exchange property: true when the envelope's id is a random UUID the broker gave it just now (none was sent). */
+    public static final String PROPERTY_FRESH_ID = "masFreshId";
     /**
      * On an exchange consumed in a transaction of several messages: a {@code Consumer<Runnable>} that runs what it is
      * given once that transaction has committed (and never if it rolls back).

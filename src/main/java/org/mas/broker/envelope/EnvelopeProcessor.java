@@ -79,7 +79,12 @@ public class EnvelopeProcessor {
         checkSize(bytes.length);
         Envelope envelope;
         try {
-            envelope = normalize(parse(bytes), exchange.getProperty(MasNames.PROPERTY_DEFAULT_ID, String.class));
+            ObjectNode parsed = parse(bytes);
+            String defaultId = exchange.getProperty(MasNames.PROPERTY_DEFAULT_ID, String.class);
+            envelope = normalize(parsed, defaultId);
+            if (defaultId == null && !parsed.hasNonNull("id")) {
+                exchange.setProperty(MasNames.PROPERTY_FRESH_ID, true); // a random id, given here
+            }
         } catch (NotUnicode e) {
             throw new InvalidEnvelopeException("envelope does not match the schema", List.of("$: " + e.getMessage()));
         }

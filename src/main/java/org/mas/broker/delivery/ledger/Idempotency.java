@@ -84,6 +84,13 @@ public class Idempotency {
         }
         String id = envelope.getId();
         String fingerprint = envelope.getFingerprint();
+        if (exchange.getProperty(MasNames.PROPERTY_FRESH_ID, false, Boolean.class)) {
+            // a random id given to this message just now: nothing has used it, so nothing is looked up or claimed;
+            // once accepted it is remembered, for a sender that retries with the id it was answered
+            LedgerRecorder.whenAccepted(exchange, () -> remember(id, fingerprint), () -> { });
+            TransactedCopySender.markIfInBatch(exchange);
+            return;
+        }
         Seen seen = enter(id, fingerprint);
         if (seen != null && !seen.accepted() && seen.fingerprint().equals(fingerprint)) {
             if (seen.thread() == Thread.currentThread().getId()
