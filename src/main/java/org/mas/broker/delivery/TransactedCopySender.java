@@ -24,11 +24,12 @@ import org.mas.broker.queues.AgentQueueActivity;
 import org.mas.broker.queues.JmsConnections;
 
 /**
- * The agent-queue delivery of a message consumed by {@code jms-batch} (the bulk of the traffic): every copy goes out
- * through the batch's own transacted session and one cached producer, without Camel's JMS binding, so it commits or
- * rolls back with the batch. The copies are the same as the deliver-to-agent-queues route makes (body, properties,
- * priority, expiration, duplicate id), with the same ledger steps and metrics; that route handles every other exchange
- * (REST, file, a redelivered or replayed message). A send in a transaction does not fail on its own: what goes wrong
+ * The agent-queue delivery of a message in a shared transaction (a {@code jms-batch} batch or a REST batch: the bulk
+ * of the traffic): every copy goes out through the batch's own transacted session and one cached producer, without
+ * Camel's JMS binding, so it commits or rolls back with the batch. The copies are the same as the
+ * deliver-to-agent-queues route makes (body, properties, priority, expiration, duplicate id), with the same ledger
+ * steps and metrics; that route handles every other exchange (a REST request tried alone, a file, a redelivered or
+ * replayed message). A send in a transaction does not fail on its own: what goes wrong
  * surfaces at the commit, which rolls the batch back; its messages then come again, and as redeliveries they take the
  * route, with its per-copy retries. Bean name {@code transactedCopies}.
  */

@@ -27,7 +27,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 class RestBatchesTest {
 
     @RegisterExtension
-    static final RunningBroker broker = RunningBroker.perTestClass(Map.of());
+    // retries that take a while (0.5 s, 1 s, 2 s): a request that needs them must not hold up the others
+    static final RunningBroker broker = RunningBroker.perTestClass(Map.of(
+            "MESSAGE_BROKER_REDELIVERY_INITIAL_DELAY_MS", "500", "MESSAGE_BROKER_REDELIVERY_MAX_DELAY_MS", "2000"));
 
     private static final int CLIENTS = 16;
 
@@ -88,6 +90,42 @@ class RestBatchesTest {
         // 16 clients, 2 batch threads: requests wait while a transaction commits, and share the next one
         assertThat(commits).as("transactions for 400 requests").isLessThan(400);
         assertThat(metric("mas_rest_batch_size_max")).isGreaterThan(1);
+    }
+
+    @Test
+    void requestsRetriedAloneDoNotHoldUpTheRequestsBehindThem() throws Exception {
+        String full = Envelopes.uniqueAgent("stuck");
+        String agent = Envelopes.uniqueAgent("behind");
+        assertThat(broker.post("/api/queues", RunningBroker.API_KEY, "application/json", "{\"agent\":\"" + full
+                + "\",\"max_depth\":1}").statusCode()).isEqualTo(201);
+        broker.sendText("mas.agent." + full, "filler", Map.of());
+        ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+        try {
+            // as many stuck requests as there are batch threads, each in its retries (3.5 s) before mas.dlq
+            List<Future<HttpResponse<String>>> stuck = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                String id = "stuck-" + i + "-" + full;
+                stuck.add(clients.submit(() -> broker.postMessage(envelope(id, full))));
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                        broker.get("/api/messages/" + id, RunningBroker.API_KEY).body().contains("\"retrying\""));
+            }
+            List<Future<HttpResponse<String>>> behind = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                String id = "behind-" + i + "-" + agent;
+                behind.add(clients.submit(() -> broker.postMessage(envelope(id, agent))));
+            }
+            for (Future<HttpResponse<String>> answer : behind) {
+                assertThat(answer.get().statusCode()).isEqualTo(202);
+            }
+            // every request behind was answered while the stuck ones were still being retried
+            assertThat(stuck).noneMatch(Future::isDone);
+            for (Future<HttpResponse<String>> answer : stuck) {
+                assertThat(answer.get().statusCode()).isEqualTo(202); // parked on mas.dlq
+            }
+            assertThat(idsOn("mas.agent." + agent, 8)).hasSize(8);
+        } finally {
+            clients.shutdownNow();
+        }
     }
 
     @Test

@@ -33,7 +33,10 @@ import org.slf4j.LoggerFactory;
  * answers it. If an attempt fails (the path could not complete it, or a copy could not be sent in the transaction) or
  * the commit fails, nothing of the batch stays (its after-rollback steps release its ids) and every request of it is
  * tried again alone, outside any shared transaction, the way a request went before batching: each copy a durable send
- * of its own with the route's retries. A failure then is the request's own, and is answered 503 (mas-rest).
+ * of its own with the route's retries. A failure then is the request's own, and is answered 503 (mas-rest). Requests
+ * tried alone run on helper threads, side by side, so one that spends seconds in retries (a full queue, a broker
+ * outage) holds up no batch; answers are completed on helper threads too. A step that Camel retries inside a batch (a
+ * routing rule that throws) still holds up the rest of that batch for its retries, as in a JMS batch.
  * <p>
  * This is an {@link AsyncProcessor}: the step hands the request over and returns; the request's exchange is completed
  * by the batch's thread. (Camel 4.18's Vert.x HTTP consumer still waits for the exchange on a worker thread.)
@@ -44,8 +47,20 @@ public class RestBatches extends AsyncProcessorSupport {
     private static final Logger LOG = LoggerFactory.getLogger(RestBatches.class);
     private static final long POLL_MS = 200;
 
-    private record Request(Exchange exchange, AsyncCallback callback) {
+    /** A waiting request; answered exactly once. */
+    private record Request(Exchange exchange, AsyncCallback callback, java.util.concurrent.atomic.AtomicBoolean answered) {
+        Request(Exchange exchange, AsyncCallback callback) {
+            this(exchange, callback, new java.util.concurrent.atomic.AtomicBoolean());
+        }
     }
+
+    /**
+     * Threads beside the batch threads: for requests tried alone (whose retries may take seconds: a full queue, a broker
+     * outage) and for completing the answers (whatever runs before an answer leaves, such as the cluster's wait for the
+     * ledger, runs there), so that neither holds up the next batch. As many as the HTTP server's worker threads, which
+     * bound the requests in flight.
+     */
+    private static final int HELPERS = 20;
 
     private final CamelContext context;
     private final ConnectionFactory factory;
@@ -56,6 +71,8 @@ public class RestBatches extends AsyncProcessorSupport {
     private final BlockingQueue<Request> waiting = new LinkedBlockingQueue<>();
     private volatile boolean running;
     private ExecutorService pool;
+    private ExecutorService alone;
+    private ExecutorService answers;
     private ProducerTemplate template;
 
     /**
@@ -92,6 +109,8 @@ public class RestBatches extends AsyncProcessorSupport {
         super.doStart();
         template = context.createProducerTemplate();
         running = true;
+        alone = context.getExecutorServiceManager().newFixedThreadPool(this, "RestAlone", HELPERS);
+        answers = context.getExecutorServiceManager().newFixedThreadPool(this, "RestAnswers", HELPERS);
         pool = context.getExecutorServiceManager().newFixedThreadPool(this, "RestBatches", threads);
         for (int i = 0; i < threads; i++) {
             pool.execute(this::takeUntilStopped);
@@ -107,7 +126,12 @@ public class RestBatches extends AsyncProcessorSupport {
             pool = null;
         }
         for (Request left; (left = waiting.poll()) != null; ) { // none normally: the threads drain the queue first
-            runAlone(left);
+            tryAlone(left);
+        }
+        for (ExecutorService helpers : new ExecutorService[] {alone, answers}) {
+            if (helpers != null) {
+                context.getExecutorServiceManager().shutdownGraceful(helpers, 30_000);
+            }
         }
         if (template != null) {
             template.stop();
@@ -128,12 +152,30 @@ public class RestBatches extends AsyncProcessorSupport {
                 waiting.drainTo(batch, maxBatchSize - 1);
                 session = runBatch(batch, session);
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                batch.forEach(this::runAlone);
-                return;
-            } catch (RuntimeException | Error e) { // a thread that died would leave its callers waiting
-                LOG.warn("A batch of {} REST request(s) failed: {}", batch.size(), e.toString());
+                Thread.interrupted(); // a stray interrupt (a step that was waiting): the thread goes on unless stopping
+                batch.forEach(this::tryAlone);
+            } catch (RuntimeException | Error e) {
+                // nothing of the batch may ride on the next commit, and no caller may be left waiting
+                LOG.warn("A batch of {} REST request(s) failed, each is tried again alone: {}", batch.size(), e.toString());
+                if (session != null) {
+                    SharedTransaction.rollbackQuietly(session);
+                    closeQuietly(session);
+                    session = null;
+                }
+                batch.forEach(this::tryAlone);
             }
+        }
+    }
+
+    /** Tries the request alone on a helper thread (if it was not answered yet), so the batch thread goes on. */
+    private void tryAlone(Request request) {
+        if (request.answered().get()) {
+            return;
+        }
+        try {
+            alone.execute(() -> runAlone(request));
+        } catch (RuntimeException rejected) { // stopping: the helpers take no more
+            runAlone(request);
         }
     }
 
@@ -146,8 +188,8 @@ public class RestBatches extends AsyncProcessorSupport {
                 session = connection.createSession(true, Session.SESSION_TRANSACTED);
             }
         } catch (JMSException | RuntimeException e) {
-            // the broker is not reachable: each request finds out on its own (and is answered 503)
-            batch.forEach(this::runAlone);
+            // the broker is not reachable: each request finds out on its own (and is answered 503), side by side
+            batch.forEach(this::tryAlone);
             return null;
         }
         List<Exchange> attempts = new ArrayList<>(batch.size());
@@ -173,7 +215,7 @@ public class RestBatches extends AsyncProcessorSupport {
         if (!done) {
             SharedTransaction.rollbackQuietly(session);
             closeQuietly(session);
-            batch.forEach(this::runAlone);
+            batch.forEach(this::tryAlone);
             return null;
         }
         committed.accept(batch.size());
@@ -207,8 +249,14 @@ public class RestBatches extends AsyncProcessorSupport {
         return attempt;
     }
 
-    /** Gives the request the attempt's answer (or its failure, which mas-rest answers 503) and completes it. */
-    private static void answer(Request request, Exchange attempt) {
+    /**
+     * Gives the request the attempt's answer (or its failure, which mas-rest answers 503) and completes it, on a helper
+     * thread: the rest of the request's route (its answer's last steps) runs there.
+     */
+    private void answer(Request request, Exchange attempt) {
+        if (!request.answered().compareAndSet(false, true)) {
+            return;
+        }
         Exchange exchange = request.exchange();
         org.apache.camel.Message answer = attempt.getMessage();
         exchange.getMessage().setBody(answer.getBody());
@@ -220,7 +268,11 @@ public class RestBatches extends AsyncProcessorSupport {
         for (Map.Entry<String, Object> property : attempt.getProperties().entrySet()) {
             exchange.setProperty(property.getKey(), property.getValue());
         }
-        request.callback().done(false);
+        try {
+            answers.execute(() -> request.callback().done(false));
+        } catch (RuntimeException rejected) { // stopping: the helpers take no more
+            request.callback().done(false);
+        }
     }
 
     private static String what(List<Request> batch) {
